@@ -1,0 +1,30 @@
+"""Module-level shortcuts over the default corpus, for scripts and notebooks."""
+
+from __future__ import annotations
+
+import threading
+
+from qa.retriever import Retriever, default_corpus
+from qa.types import Answer, Hit
+
+_default: Retriever | None = None
+_lock = threading.Lock()
+
+
+def default_retriever() -> Retriever:
+    """The retriever over ``QA_CORPUS`` (else ``./corpus``), built once per process."""
+    global _default
+    with _lock:
+        if _default is None:
+            _default = Retriever.from_corpus(default_corpus())
+        return _default
+
+
+def search(question: str, k: int = 3) -> list[Hit]:
+    """``Retriever.search`` over the default corpus."""
+    return default_retriever().search(question, k)
+
+
+def ask(question: str, k: int = 3) -> Answer:
+    """``Retriever.ask`` over the default corpus."""
+    return default_retriever().ask(question, k)

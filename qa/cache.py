@@ -1,0 +1,202 @@
+"""Persistence of a built index: a folder with a JSON manifest and plain data files.
+
+Layout of ``<cache_dir>/<corpus key>/``::
+
+    manifest.json        what the index was built from, and the hash of every file below
+    index.faiss          the vector store, written by FAISS's own writer
+    passages.jsonl       one passage per line (text, source, offsets, sentences)
+    sentences.npy        unit vectors of the sentences of multi-sentence passages
+    sentence_rows.npy    passage i's sentence vectors are rows [rows[i], rows[i+1])
+
+Every file is written to a temporary name and moved into place; the manifest goes
+last and lists the SHA-256 of the others, so a build interrupted half way, a
+truncated file or a hand edit is detected on load, and the index is rebuilt. NumPy
+files load with ``allow_pickle=False``; nothing here unpickles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.embedding import file_sha256
+from qa.index import FaissStore
+from qa.types import Passage, Span
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+INDEX_FILE = "index.faiss"
+PASSAGES_FILE = "passages.jsonl"
+SENTENCES_FILE = "sentences.npy"
+SENTENCE_ROWS_FILE = "sentence_rows.npy"
+
+
+def default_cache_dir() -> Path:
+    """``QA_CACHE_DIR``, else ``$XDG_CACHE_HOME/qa``, else ``~/.cache/qa``."""
+    if env := os.environ.get("QA_CACHE_DIR"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "qa"
+
+
+def index_folder(cache_dir: Path, corpus: Path) -> Path:
+    """One folder per corpus location, so two corpora never overwrite each other."""
+    resolved = str(corpus.resolve())
+    key = hashlib.sha256(resolved.encode()).hexdigest()[:12]
+    return cache_dir / f"{corpus.resolve().name or 'corpus'}-{key}"
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """Everything an index depends on; any difference from the manifest rebuilds it."""
+
+    documents: dict[str, str]  # source -> SHA-256 of its text
+    model: dict[str, Any]  # name, fingerprint (weights hash), dimension
+    chunking: dict[str, Any]
+    boilerplate: str
+    embedding_input: str
+    index: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def difference(self, stored: dict[str, Any]) -> str | None:
+        """Why an index built from ``stored`` does not fit this spec, or None."""
+        if stored.get("format_version") != self.format_version:
+            return f"cache format {stored.get('format_version')} != {self.format_version}"
+        if stored.get("model") != self.model:
+            return f"model changed ({_name(stored.get('model'))} -> {_name(self.model)})"
+        if stored.get("documents") != self.documents:
+            return "corpus changed (" + _corpus_change(stored.get("documents") or {}, self.documents) + ")"
+        for part in ("chunking", "boilerplate", "embedding_input", "index"):
+            if stored.get(part) != getattr(self, part):
+                return f"{part} settings changed ({stored.get(part)} -> {getattr(self, part)})"
+        return None
+
+
+def _name(model: Any) -> str:
+    return str(model.get("name")) if isinstance(model, dict) else "unknown"
+
+
+def _corpus_change(old: dict[str, str], new: dict[str, str]) -> str:
+    added = sorted(set(new) - set(old))
+    removed = sorted(set(old) - set(new))
+    changed = sorted(s for s in set(old) & set(new) if old[s] != new[s])
+    parts = [f"{label}: {', '.join(names[:3])}{' …' if len(names) > 3 else ''}"
+             for label, names in (("added", added), ("removed", removed), ("modified", changed))
+             if names]
+    return "; ".join(parts)
+
+
+@dataclass
+class BuiltIndex:
+    """What a build produces and the cache stores."""
+
+    passages: list[Passage]
+    store: FaissStore
+    sentence_vectors: np.ndarray
+    sentence_rows: np.ndarray
+
+
+class CacheError(RuntimeError):
+    """A cached index could not be used; the message says why."""
+
+
+def load_index(folder: Path, spec: BuildSpec) -> BuiltIndex:
+    """Load the index in ``folder`` if it was built from ``spec``, else raise ``CacheError``."""
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise CacheError("no cached index yet")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CacheError(f"{manifest_path} is unreadable ({exc})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("spec"), dict):
+        raise CacheError(f"{manifest_path} is not an index manifest")
+    if reason := spec.difference(manifest["spec"]):
+        raise CacheError(reason)
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise CacheError(f"{manifest_path} lists no files")
+    for name, digest in files.items():
+        path = folder / name
+        if not path.is_file() or file_sha256(path) != digest:
+            raise CacheError(f"{path} is missing or corrupted (hash mismatch)")
+    try:
+        passages = [_passage_from_json(line) for line in
+                    (folder / PASSAGES_FILE).read_text(encoding="utf-8").splitlines()]
+        store = FaissStore.load(folder / INDEX_FILE, spec.index)
+        sentence_vectors = np.load(folder / SENTENCES_FILE, allow_pickle=False)
+        sentence_rows = np.load(folder / SENTENCE_ROWS_FILE, allow_pickle=False)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise CacheError(f"cached index in {folder} is unreadable ({exc})") from None
+    if len(store) != len(passages) or len(sentence_rows) != len(passages) + 1:
+        raise CacheError(f"cached index in {folder} is inconsistent (counts differ)")
+    return BuiltIndex(passages, store, sentence_vectors, sentence_rows)
+
+
+def save_index(folder: Path, spec: BuildSpec, built: BuiltIndex) -> None:
+    """Write ``built`` atomically, file by file, the manifest last."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MANIFEST).unlink(missing_ok=True)  # the old index is invalid from here on
+    lines = "".join(json.dumps(_passage_to_json(p), ensure_ascii=False) + "\n" for p in built.passages)
+    _write_atomic(folder / PASSAGES_FILE, lines.encode("utf-8"))
+    built.store.save(folder / INDEX_FILE)
+    for name, array in ((SENTENCES_FILE, built.sentence_vectors), (SENTENCE_ROWS_FILE, built.sentence_rows)):
+        with _atomic_path(folder / name) as tmp, tmp.open("wb") as handle:
+            np.save(handle, array, allow_pickle=False)
+    files = {name: file_sha256(folder / name)
+             for name in (PASSAGES_FILE, INDEX_FILE, SENTENCES_FILE, SENTENCE_ROWS_FILE)}
+    manifest = {
+        "spec": spec.to_dict(),
+        "files": files,
+        "counts": {"documents": len(spec.documents), "passages": len(built.passages)},
+        "store": built.store.params(),
+    }
+    _write_atomic(folder / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    with _atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+@contextlib.contextmanager
+def _atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary sibling of ``path``; moved onto ``path`` on success, deleted on failure."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        with tmp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _passage_to_json(p: Passage) -> dict[str, Any]:
+    return {"text": p.text, "source": p.source, "title": p.title, "start": p.start, "end": p.end,
+            "paragraph": p.paragraph, "paragraphs": p.paragraphs, "context": p.context,
+            "sentences": [[s.start, s.end] for s in p.sentences]}
+
+
+def _passage_from_json(line: str) -> Passage:
+    data = json.loads(line)
+    return Passage(
+        text=str(data["text"]), source=str(data["source"]), title=str(data["title"]),
+        start=int(data["start"]), end=int(data["end"]), paragraph=int(data["paragraph"]),
+        paragraphs=int(data["paragraphs"]), context=str(data["context"]),
+        sentences=tuple(Span(int(s), int(e)) for s, e in data["sentences"]),
+    )

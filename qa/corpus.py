@@ -1,0 +1,213 @@
+"""Stage 1: read a corpus folder into ``Document`` records, marking what is content.
+
+A corpus is a folder of UTF-8 ``.txt`` and ``.md`` files (searched recursively); each
+file is one document and its path relative to the folder is its ``source``. Nothing
+is rewritten: the document keeps its text exactly as decoded, and cleaning only
+decides which lines are the title, headings, boilerplate or body, so every passage
+cut later maps back to the file by offsets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from qa.types import Document, Span
+
+log = logging.getLogger(__name__)
+
+DOCUMENT_SUFFIXES = (".txt", ".md", ".markdown")
+CORPUS_RULES_FILE = ".qa-boilerplate"
+# A line this short with no sentence-ending punctuation is a heading, not prose.
+HEADING_MAX_WORDS = 12
+_SENTENCE_END = re.compile(r"[.!?…:;。！？]['\"”’)\]]*\s*$")
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
+
+
+class CorpusError(ValueError):
+    """The corpus cannot be read; the message names the path and what to do."""
+
+
+@dataclass(frozen=True)
+class BoilerplateRules:
+    """Regular expressions for lines that are never content, loaded from data files."""
+
+    patterns: tuple[str, ...]
+
+    @classmethod
+    def load(cls, corpus_dir: Path | None = None) -> BoilerplateRules:
+        """The packaged rules plus the corpus folder's own ``.qa-boilerplate``, if any."""
+        text = resources.files("qa").joinpath("boilerplate.txt").read_text(encoding="utf-8")
+        patterns = list(_parse_rules(text, "qa/boilerplate.txt"))
+        if corpus_dir is not None and (extra := corpus_dir / CORPUS_RULES_FILE).is_file():
+            patterns += _parse_rules(extra.read_text(encoding="utf-8"), str(extra))
+        return cls(tuple(patterns))
+
+    def matches(self, line: str) -> bool:
+        return any(re.search(p, line, re.IGNORECASE) for p in self.patterns)
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256("\n".join(self.patterns).encode()).hexdigest()[:16]
+
+
+def _parse_rules(text: str, origin: str) -> Iterable[str]:
+    for number, raw in enumerate(text.splitlines(), start=1):
+        rule = raw.strip()
+        if not rule or rule.startswith("#"):
+            continue
+        try:
+            re.compile(rule)
+        except re.error as exc:
+            raise CorpusError(
+                f"{origin}, line {number}: invalid regular expression {rule!r} ({exc}). "
+                "Fix or remove that line."
+            ) from None
+        yield rule
+
+
+def load_corpus(path: str | Path, rules: BoilerplateRules | None = None) -> list[Document]:
+    """Read every document under ``path`` (a folder, or a single file).
+
+    Raises ``CorpusError`` for a missing or empty corpus, a file that is not UTF-8 or
+    is empty; files of other types and links leading out of the folder are skipped
+    with a warning; a file whose content duplicates an earlier one is skipped too.
+    """
+    root = Path(path)
+    if not root.exists():
+        raise CorpusError(
+            f"Corpus folder not found: {root}. Create it and put .txt or .md articles in it, "
+            "or point QA_CORPUS (or the corpus argument) at the folder that holds them."
+        )
+    rules = rules or BoilerplateRules.load(root if root.is_dir() else root.parent)
+    files = [root] if root.is_file() else list(_document_files(root))
+    if not files:
+        raise CorpusError(
+            f"Corpus folder {root} has no documents: add .txt or .md files "
+            f"({', '.join(DOCUMENT_SUFFIXES)}) to it."
+        )
+    documents: list[Document] = []
+    seen: dict[str, str] = {}
+    for file in files:
+        source = file.name if file == root else file.relative_to(root).as_posix()
+        document = read_document(file, source, rules)
+        if document.content_hash in seen:
+            log.warning(
+                "Skipping %s: same content as %s.", source, seen[document.content_hash]
+            )
+            continue
+        seen[document.content_hash] = source
+        documents.append(document)
+    return documents
+
+
+def _document_files(root: Path) -> Iterable[Path]:
+    resolved_root = root.resolve()
+    for file in sorted(root.rglob("*")):
+        relative = file.relative_to(root)
+        if any(part.startswith(".") for part in relative.parts):
+            continue  # hidden files and folders, including our own rules file
+        if file.is_symlink() and not file.resolve().is_relative_to(resolved_root):
+            log.warning("Skipping %s: it links outside the corpus folder.", relative)
+            continue
+        if file.is_dir():
+            continue
+        if file.suffix.lower() not in DOCUMENT_SUFFIXES:
+            log.warning(
+                "Skipping %s: not a document type qa reads (%s).",
+                relative,
+                ", ".join(DOCUMENT_SUFFIXES),
+            )
+            continue
+        yield file
+
+
+def read_document(file: Path, source: str, rules: BoilerplateRules) -> Document:
+    """Decode one file and mark its title, headings, boilerplate and body lines."""
+    raw = file.read_bytes()
+    text = decode_document(raw, file)
+    return parse_document(text, source, rules, markdown=file.suffix.lower() != ".txt")
+
+
+def decode_document(raw: bytes, file: Path) -> str:
+    """UTF-8 text of ``raw`` (a leading BOM dropped), or a ``CorpusError`` naming ``file``."""
+    if b"\x00" in raw[:8192]:
+        raise CorpusError(
+            f"{file}: looks like a binary file (it contains NUL bytes), not text. "
+            "Remove it from the corpus folder or convert it to plain text."
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise CorpusError(
+            f"{file}, line {line} (byte {exc.start}): not valid UTF-8. "
+            "Re-save the file as UTF-8 (for example: iconv -f latin1 -t utf-8)."
+        ) from None
+    if not text.strip():
+        raise CorpusError(f"{file}: the file is empty. Add the article's text or delete it.")
+    return text
+
+
+def parse_document(
+    text: str, source: str, rules: BoilerplateRules, *, markdown: bool = False
+) -> Document:
+    """Split ``text`` into lines and classify each, without changing a character.
+
+    The first non-empty line is the title when more lines follow it. A Markdown
+    ``#`` line or a short line with no closing punctuation is a heading: kept as
+    context for the passages under it, never matched on its own.
+    """
+    lines = [s for s in _line_spans(text) if text[s.start : s.end].strip()]
+    title_span: Span | None = None
+    title = Path(source).stem.replace("-", " ").replace("_", " ")
+    if len(lines) > 1:
+        title_span, lines = lines[0], lines[1:]
+        title = _strip_heading_marks(text[title_span.start : title_span.end])
+    body: list[Span] = []
+    headings: list[Span] = []
+    for span in lines:
+        line = text[span.start : span.end]
+        if rules.matches(line.strip()):
+            continue
+        if _is_heading(line, markdown):
+            headings.append(span)
+        else:
+            body.append(span)
+    return Document(
+        source=source,
+        text=text,
+        title=title,
+        content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        title_span=title_span,
+        body_spans=tuple(body),
+        headings=tuple(headings),
+    )
+
+
+def _line_spans(text: str) -> Iterable[Span]:
+    """Spans of each line without its line break, whitespace trimmed at both ends."""
+    for match in _LINE.finditer(text):
+        line = match.group().rstrip("\r\n")
+        stripped = line.strip()
+        if not stripped:
+            if match.end() >= len(text):
+                break
+            continue
+        start = match.start() + (len(line) - len(line.lstrip()))
+        yield Span(start, start + len(stripped))
+
+
+def _strip_heading_marks(line: str) -> str:
+    return line.strip().lstrip("#").strip()
+
+
+def _is_heading(line: str, markdown: bool) -> bool:
+    stripped = line.strip()
+    if markdown and stripped.startswith("#"):
+        return True
+    return len(stripped.split()) <= HEADING_MAX_WORDS and not _SENTENCE_END.search(stripped)
