@@ -136,7 +136,8 @@ def document_view(text: str, hits: Sequence[Hit], labels: Sequence[str]) -> str:
 
     ``hits`` must come from this document (``text[hit.start:hit.end] == hit.text``).
     """
-    marks, starts = [], {}
+    marks: list[Mark] = []
+    starts: dict[int, str] = {}
     for hit, label in zip(hits, labels, strict=True):
         answer_start, answer_end = hit.start + hit.answer_start, hit.start + hit.answer_end
         marks.append(Mark(hit.start, hit.end, "<mark>", "</mark>"))
