@@ -176,7 +176,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "faiss", "sentence_transformers", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    demo = build_app(load_retriever())
+    retriever = load_retriever()
+    retriever.search(EXAMPLES[0], k=1)  # load the model now, not on the first question
+    demo = build_app(retriever)
     # No server_name/server_port here: Gradio reads GRADIO_SERVER_NAME (default
     # 127.0.0.1) and GRADIO_SERVER_PORT (default 7860) itself.
     demo.launch(mcp_server=True)

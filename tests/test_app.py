@@ -60,6 +60,11 @@ def tags_in(markdown: str) -> set[str]:
     return set(re.findall(r"<([a-zA-Z][a-zA-Z0-9]*)", MARKDOWN.render(markdown)))
 
 
+def test_importing_the_app_loads_no_index() -> None:
+    # `app.demo` is built on first use (or by `python app.py`), not on import.
+    assert "demo" not in vars(_load_app())
+
+
 # --- the handler, over the fake embedder -------------------------------------------
 
 
