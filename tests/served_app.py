@@ -1,0 +1,81 @@
+"""Start the real app (``python app.py``) in a subprocess on a free port, for the client
+and browser tests: the same command ``make run`` and Hugging Face Spaces use."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 180  # seconds: loading the model and building the index on a busy machine
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve_app(workdir: Path) -> Iterator[str]:
+    """Run the app until the block ends; yield its URL once it answers HTTP requests."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "QA_CACHE_DIR": str(workdir / "cache"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("QA_CORPUS", None)
+    log_path = workdir / "app.log"
+    url = f"http://127.0.0.1:{port}/"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py")],
+            cwd=workdir,  # not the repo: the app must find its corpus by itself
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_until_serving(process, url, log_path)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=30)
+
+
+def _wait_until_serving(process: subprocess.Popen, url: str, log_path: Path) -> None:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # local: no proxy
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"app.py exited with code {process.returncode} before serving; its output:\n"
+                + log_path.read_text(errors="replace")[-4000:]
+            )
+        try:
+            with opener.open(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(
+        f"app.py did not serve {url} within {START_TIMEOUT} s; its output:\n"
+        + log_path.read_text(errors="replace")[-4000:]
+    )
