@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from conftest import CORPUS
 from hypothesis import HealthCheck, example, given, settings
@@ -17,12 +19,44 @@ RULES = BoilerplateRules.load()
 # CJK, emoji with modifiers and joiners, right-to-left scripts, quotes, abbreviations,
 # decimals, and words that make a sentence lean on the one before it.
 WORDS = [
-    "Mali", "troops", "the", "café", "naïve", "Zürich", "Bamako", "e\u0301te\u0301",
-    "東京", "部隊は", "撤退した", "😀", "👍🏽", "👩‍👩‍👧", "שלום", "مرحبا", "Привет",
-    "“quoted”", "'single'", "«guillemets»", "(aside)", "—", "Mr.", "Dr.", "U.S.", "e.g.",
-    "3.5", "12,000", "p.m.", "It", "They", "But", "i̇", "ß", "Ⅻ", "x\u200by",
+    "Mali",
+    "troops",
+    "the",
+    "café",
+    "naïve",
+    "Zürich",
+    "Bamako",
+    "e\u0301te\u0301",
+    "東京",
+    "部隊は",
+    "撤退した",
+    "😀",
+    "👍🏽",
+    "👩‍👩‍👧",
+    "שלום",
+    "مرحبا",
+    "Привет",
+    "“quoted”",
+    "'single'",
+    "«guillemets»",
+    "(aside)",
+    "—",
+    "Mr.",
+    "Dr.",
+    "U.S.",
+    "e.g.",
+    "3.5",
+    "12,000",
+    "p.m.",
+    "It",
+    "They",
+    "But",
+    "i̇",
+    "ß",
+    "Ⅻ",
+    "x\u200by",
 ]
-ENDINGS = [".", "!", "?", "…", "...", "。", "！", '."', '?"', ".”", "?)", ""]
+ENDINGS = [".", "!", "?", "…", "...", "。", "！", '."', '?"', ".”", "?)", ""]  # noqa: RUF001
 
 word = st.one_of(
     st.sampled_from(WORDS),
@@ -53,12 +87,16 @@ def article_texts(draw) -> str:
     for _ in range(draw(st.integers(1, 6))):
         kind = draw(st.sampled_from(["paragraph", "paragraph", "paragraph", "heading", "boiler"]))
         if kind == "heading":
-            parts.append(draw(st.sampled_from(["'The pullout'", "## Background", "Why it matters"])))
+            parts.append(
+                draw(st.sampled_from(["'The pullout'", "## Background", "Why it matters"]))
+            )
         elif kind == "boiler":
             parts.append("READ MORE: " + draw(sentences()))
         else:
             chosen = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=6))
-            parts.append(draw(space).join(chosen))
+            # often open with a word that leans on what came before (joins passages)
+            opener = draw(st.sampled_from(["", "", "It ", "They ", "“But "]))
+            parts.append(opener + draw(space).join(chosen))
         parts.append(draw(newline))
     return "".join(parts)
 
@@ -81,13 +119,13 @@ def assert_exact_passages(document: Document, passages: list[Passage], config: C
         assert 1 <= p.paragraph <= p.paragraphs == len(document.body_spans)
         # whole sentences: the passage starts at its first sentence and ends at its last
         assert p.sentences and p.sentences[0].start == p.start and p.sentences[-1].end == p.end
-        for s, following in zip(p.sentences, p.sentences[1:]):
+        for s, following in pairwise(p.sentences):
             assert s.end <= following.start
         for s in p.sentences:
             assert p.start <= s.start < s.end <= p.end
         assert len(p.sentences) <= config.max_sentences
         assert len(p.text) <= config.max_chars or len(p.sentences) == 1
-    for p, following in zip(passages, passages[1:]):
+    for p, following in pairwise(passages):
         assert p.end <= following.start  # in order, no overlap
     # passage boundaries are exactly the sentence boundaries of the body lines
     assert [(s.start, s.end) for p in passages for s in p.sentences] == expected_sentences(document)
@@ -102,9 +140,7 @@ def assert_exact_passages(document: Document, passages: list[Passage], config: C
     assert set(covered) == visible_body
 
 
-configs = st.builds(
-    ChunkingConfig, max_chars=st.integers(1, 500), max_sentences=st.integers(1, 5)
-)
+configs = st.builds(ChunkingConfig, max_chars=st.integers(1, 500), max_sentences=st.integers(1, 5))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -113,9 +149,7 @@ configs = st.builds(
     text="Title\nFirst paragraph, a sentence.\nREAD MORE: elsewhere\nIt leans on the first.\n",
     config=ChunkingConfig(),
 )
-@example(
-    text="Title\nA sentence here.\n'A heading'\nThey follow on.\n", config=ChunkingConfig()
-)
+@example(text="Title\nA sentence here.\n'A heading'\nThey follow on.\n", config=ChunkingConfig())
 @example(text="T\r\nSame. Same. Same.\r\nSame. Same.\r\n", config=ChunkingConfig(max_chars=6))
 def test_passages_map_exactly_to_article_like_text(text, config):
     document = parse_document(text, "doc.txt", RULES)
@@ -142,7 +176,7 @@ def test_sentences_cover_every_visible_character_once(text):
     assert {i for i in covered if not text[i].isspace()} == {
         i for i, c in enumerate(text) if not c.isspace()
     }
-    for s, following in zip(spans, spans[1:]):
+    for s, following in pairwise(spans):
         assert s.end <= following.start
     for s in spans:
         assert text[s.start : s.end] == text[s.start : s.end].strip() != ""
@@ -163,12 +197,21 @@ def test_repeated_sentences_each_get_their_own_offsets():
     ("text", "expected"),
     [
         ("Mr. Smith went to Washington. He left.", ["Mr. Smith went to Washington.", "He left."]),
-        ("U.S. troops left Mali. Then they went home.", ["U.S. troops left Mali.", "Then they went home."]),
-        ("It cost 3.5 million dollars. That is a lot.", ["It cost 3.5 million dollars.", "That is a lot."]),
+        (
+            "U.S. troops left Mali. Then they went home.",
+            ["U.S. troops left Mali.", "Then they went home."],
+        ),
+        (
+            "It cost 3.5 million dollars. That is a lot.",
+            ["It cost 3.5 million dollars.", "That is a lot."],
+        ),
         ('He said "go." Then he left.', ['He said "go."', "Then he left."]),
         ('"Why?" he asked. Nobody knew.', ['"Why?" he asked.', "Nobody knew."]),
         ('She asked: "Why stay?" Macron answered.', ['She asked: "Why stay?"', "Macron answered."]),
-        ("Dr. J. Smith came at 5 p.m. on Monday. It rained.", ["Dr. J. Smith came at 5 p.m. on Monday.", "It rained."]),
+        (
+            "Dr. J. Smith came at 5 p.m. on Monday. It rained.",
+            ["Dr. J. Smith came at 5 p.m. on Monday.", "It rained."],
+        ),
         ("Troops left (finally.) Others stayed.", ["Troops left (finally.)", "Others stayed."]),
         ("Wait... What? Really! Yes.", ["Wait...", "What?", "Really!", "Yes."]),
         ("部隊は撤退した。理由は不明だ。", ["部隊は撤退した。", "理由は不明だ。"]),
@@ -219,7 +262,9 @@ def test_leaning_sentence_joins_the_previous_paragraph_only_across_a_line_break(
 
 
 def test_heading_is_embedding_context_not_text():
-    document = parse_document("Title\n## Background\nThe war began in 2012.\n", "x.md", RULES, markdown=True)
+    document = parse_document(
+        "Title\n## Background\nThe war began in 2012.\n", "x.md", RULES, markdown=True
+    )
     [passage] = chunk_document(document)
     assert passage.text == "The war began in 2012."
     assert passage.context == "Background"
@@ -250,7 +295,10 @@ def test_article_passages_are_exact_and_focused(article_passages):
 def test_article_troops_sentence_comes_with_its_context(article_passages):
     _, passages = article_passages
     [passage] = [p for p in passages if "It currently has about 12,000 troops" in p.text]
-    assert "Olivier Salgado, the spokesman for the MINUSMA peacekeeping mission in Mali" in passage.text
+    assert (
+        "Olivier Salgado, the spokesman for the MINUSMA peacekeeping mission in Mali"
+        in passage.text
+    )
 
 
 def test_article_has_no_boilerplate_or_title_passage(article_passages):

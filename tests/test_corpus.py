@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import ARTICLE, CORPUS
 
 from qa.corpus import BoilerplateRules, CorpusError, load_corpus, parse_document
 from qa.types import Document
-from conftest import ARTICLE, CORPUS
 
 TITLE = "France, allies to begin military withdrawal from Mali"
 BODY = (
@@ -244,7 +244,10 @@ def test_markdown_headings(tmp_path):
 
 
 def test_hash_line_in_a_txt_file_is_not_a_markdown_heading(tmp_path):
-    write(tmp_path / "a.txt", "Headline\n#1 in the charts for the twelfth week running, the song sold.\n")
+    write(
+        tmp_path / "a.txt",
+        "Headline\n#1 in the charts for the twelfth week running, the song sold.\n",
+    )
     [document] = load_corpus(tmp_path)
     assert document.headings == ()
     assert len(document.body_spans) == 1

@@ -38,7 +38,7 @@ def test_tampered_weights_are_refused(tmp_path, monkeypatch):
     tampered = file_sha256(tmp_path / "model.safetensors")
     with pytest.raises(ModelError, match=rf"SHA-256 {tampered}, expected {BUNDLED_WEIGHTS_SHA256}"):
         bundled_model_path()
-    with pytest.raises(ModelError, match="not the official all-MiniLM-L6-v2. Reinstall"):
+    with pytest.raises(ModelError, match=r"not the official all-MiniLM-L6-v2\. Reinstall"):
         SentenceTransformerEmbedder()
 
 
@@ -150,16 +150,18 @@ def test_vectors_are_unit_length_float32(offline):
 def test_similar_texts_are_closer(offline):
     embedder, *_ = offline
     q, near, far = embedder.encode_documents(
-        ["How many soldiers does France have in the Sahel?",
-         "There are around 4,300 French soldiers in the Sahel region.",
-         "The recipe needs two eggs and a cup of flour."]
+        [
+            "How many soldiers does France have in the Sahel?",
+            "There are around 4,300 French soldiers in the Sahel region.",
+            "The recipe needs two eggs and a cup of flour.",
+        ]
     )
     assert q @ near > q @ far + 0.2
 
 
 @pytest.mark.slow
 def test_local_folder_model_loads_the_same_weights(model_copy, offline):
-    bundled, _, queries, _ = offline
+    _, _, queries, _ = offline
     local = SentenceTransformerEmbedder(model=str(model_copy))
     np.testing.assert_allclose(local.encode_queries(TEXTS), queries, atol=1e-5)
 
@@ -168,5 +170,7 @@ def test_local_folder_model_loads_the_same_weights(model_copy, offline):
 def test_unloadable_folder_is_a_model_error(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"garbage")
     embedder = SentenceTransformerEmbedder(model=str(tmp_path))
-    with pytest.raises(ModelError, match=r"Could not load the sentence-transformers model .* folder"):
+    with pytest.raises(
+        ModelError, match=r"Could not load the sentence-transformers model .* folder"
+    ):
         embedder.encode_queries(["hello"])

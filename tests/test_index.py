@@ -60,7 +60,7 @@ def test_store_contract_build_save_load_search(kind, tmp_path):
 
     scores, ids = store.search(queries, 10)
     _, expected = oracle(vectors, queries, 10)
-    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, expected)])
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, expected, strict=True)])
     assert recall >= (0.95 if kind == "hnsw" else 1.0)
     # whatever the store returns, its scores are the true inner products
     np.testing.assert_allclose(
@@ -93,7 +93,7 @@ def test_load_refuses_an_unresolved_kind(tmp_path):
     store = FaissStore(4)
     store.add(unit_vectors(3, 4, seed=1))
     store.save(tmp_path / "i.faiss")
-    with pytest.raises(ValueError, match="saved index kind must be one of .*got 'auto'"):
+    with pytest.raises(ValueError, match=r"saved index kind must be one of .*got 'auto'"):
         FaissStore.load(tmp_path / "i.faiss", {"kind": "auto"})
 
 
@@ -113,7 +113,9 @@ def test_choose_index_kind():
 
 @pytest.mark.parametrize("kind", ["annoy", "FLAT", "", "exact"])
 def test_bad_kind_is_named(kind):
-    with pytest.raises(ValueError, match=rf"index kind must be one of auto, flat, hnsw, ivf; got '{kind}'"):
+    with pytest.raises(
+        ValueError, match=rf"index kind must be one of auto, flat, hnsw, ivf; got '{kind}'"
+    ):
         FaissStore(8, kind)
 
 
