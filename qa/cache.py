@@ -83,8 +83,8 @@ class BuildSpec:
                 old, new = _name(stored.get("model"), "fingerprint"), _name(self.model, "fingerprint")
             return f"model changed ({old} -> {new})"
         if stored.get("documents") != self.documents:
-            old = stored.get("documents")
-            change = _corpus_change(old if isinstance(old, dict) else {}, self.documents)
+            previous = stored.get("documents")
+            change = _corpus_change(previous if isinstance(previous, dict) else {}, self.documents)
             return f"corpus changed ({change})"
         for part in ("chunking", "boilerplate", "embedding_input", "index"):
             if stored.get(part) != getattr(self, part):
