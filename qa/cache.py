@@ -78,9 +78,8 @@ class BuildSpec:
         if stored.get("format_version") != self.format_version:
             return f"cache format {stored.get('format_version')} != {self.format_version}"
         if stored.get("model") != self.model:
-            old, new = _name(stored.get("model")), _name(self.model)
-            if old == new:  # same name, other weights: say which
-                old, new = _name(stored.get("model"), "fingerprint"), _name(self.model, "fingerprint")
+            key = "name" if _name(stored.get("model")) != _name(self.model) else "fingerprint"
+            old, new = _name(stored.get("model"), key), _name(self.model, key)
             return f"model changed ({old} -> {new})"
         if stored.get("documents") != self.documents:
             previous = stored.get("documents")
