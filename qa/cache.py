@@ -40,6 +40,7 @@ INDEX_FILE = "index.faiss"
 PASSAGES_FILE = "passages.jsonl"
 SENTENCES_FILE = "sentences.npy"
 SENTENCE_ROWS_FILE = "sentence_rows.npy"
+_DATA_FILES = (PASSAGES_FILE, INDEX_FILE, SENTENCES_FILE, SENTENCE_ROWS_FILE)
 
 
 def default_cache_dir() -> Path:
@@ -77,17 +78,21 @@ class BuildSpec:
         if stored.get("format_version") != self.format_version:
             return f"cache format {stored.get('format_version')} != {self.format_version}"
         if stored.get("model") != self.model:
-            return f"model changed ({_name(stored.get('model'))} -> {_name(self.model)})"
+            key = "name" if _name(stored.get("model")) != _name(self.model) else "fingerprint"
+            old, new = _name(stored.get("model"), key), _name(self.model, key)
+            return f"model changed ({old} -> {new})"
         if stored.get("documents") != self.documents:
-            return "corpus changed (" + _corpus_change(stored.get("documents") or {}, self.documents) + ")"
+            previous = stored.get("documents")
+            change = _corpus_change(previous if isinstance(previous, dict) else {}, self.documents)
+            return f"corpus changed ({change})"
         for part in ("chunking", "boilerplate", "embedding_input", "index"):
             if stored.get(part) != getattr(self, part):
                 return f"{part} settings changed ({stored.get(part)} -> {getattr(self, part)})"
         return None
 
 
-def _name(model: Any) -> str:
-    return str(model.get("name")) if isinstance(model, dict) else "unknown"
+def _name(model: Any, key: str = "name") -> str:
+    return str(model.get(key)) if isinstance(model, dict) else "unknown"
 
 
 def _corpus_change(old: dict[str, str], new: dict[str, str]) -> str:
@@ -128,16 +133,23 @@ def load_index(folder: Path, spec: BuildSpec) -> BuiltIndex:
     if reason := spec.difference(manifest["spec"]):
         raise CacheError(reason)
     files = manifest.get("files")
-    if not isinstance(files, dict):
-        raise CacheError(f"{manifest_path} lists no files")
+    if not isinstance(files, dict) or not set(_DATA_FILES) <= set(files):
+        raise CacheError(f"{manifest_path} does not list the index files {', '.join(_DATA_FILES)}")
+    store_params = manifest.get("store")
+    if not isinstance(store_params, dict):
+        raise CacheError(f"{manifest_path} does not describe the vector store")
     for name, digest in files.items():
         path = folder / name
-        if not path.is_file() or file_sha256(path) != digest:
+        try:
+            intact = path.is_file() and file_sha256(path) == digest
+        except OSError as exc:
+            raise CacheError(f"{path} is unreadable ({exc})") from None
+        if not intact:
             raise CacheError(f"{path} is missing or corrupted (hash mismatch)")
     try:
         passages = [_passage_from_json(line) for line in
                     (folder / PASSAGES_FILE).read_text(encoding="utf-8").splitlines()]
-        store = FaissStore.load(folder / INDEX_FILE, spec.index)
+        store = FaissStore.load(folder / INDEX_FILE, store_params)  # the kind "auto" chose
         sentence_vectors = np.load(folder / SENTENCES_FILE, allow_pickle=False)
         sentence_rows = np.load(folder / SENTENCE_ROWS_FILE, allow_pickle=False)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:

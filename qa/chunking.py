@@ -111,6 +111,8 @@ def chunk_document(document: Document, config: ChunkingConfig | None = None) -> 
             if (
                 previous is not None
                 and leans_on_previous(text[group[0].start : group[0].end])
+                # only across a line break: never swallow a heading or boilerplate line
+                and not text[previous[-1].end : group[0].start].strip()
                 and group[-1].end - previous[0].start <= config.max_chars
                 and len(previous) + len(group) <= config.max_sentences
             ):

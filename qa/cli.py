@@ -65,6 +65,8 @@ def _retriever(args: argparse.Namespace, corpus: Path | None = None, rebuild: bo
 
 def _ask(args: argparse.Namespace) -> int:
     prepare_question(args.question)  # an empty question is an error before any loading
+    if args.k < 1:  # else ask() would turn it into a "not found" answer and exit 0
+        raise ValueError(f"k must be >= 1, got {args.k}")
     result = _retriever(args).ask(args.question, k=args.k)
     if args.json:
         print(json.dumps({"question": result.question, "found": result.found, "message": result.message,

@@ -9,6 +9,7 @@ cut later maps back to the file by offsets.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
 import os
@@ -49,7 +50,11 @@ class BoilerplateRules:
         text = resources.files("qa").joinpath("boilerplate.txt").read_text(encoding="utf-8")
         patterns = list(_parse_rules(text, "qa/boilerplate.txt"))
         if corpus_dir is not None and (extra := corpus_dir / CORPUS_RULES_FILE).is_file():
-            patterns += _parse_rules(extra.read_text(encoding="utf-8"), str(extra))
+            try:
+                extra_text = extra.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise CorpusError(f"{extra}: not valid UTF-8. Re-save it as UTF-8.") from None
+            patterns += _parse_rules(extra_text, str(extra))
         return cls(tuple(patterns))
 
     def matches(self, line: str) -> bool:
@@ -77,9 +82,10 @@ def _parse_rules(text: str, origin: str) -> Iterable[str]:
 def load_corpus(path: str | Path, rules: BoilerplateRules | None = None) -> list[Document]:
     """Read every document under ``path`` (a folder, or a single file).
 
-    Raises ``CorpusError`` for a missing or empty corpus, a file that is not UTF-8 or
-    is empty; files of other types and links leading out of the folder are skipped
-    with a warning; a file whose content duplicates an earlier one is skipped too.
+    Raises ``CorpusError`` for a missing or empty corpus, a file that is not UTF-8, is
+    empty, or holds nothing but a title, headings and boilerplate; files of other types
+    and links leading out of the folder are skipped with a warning; a file whose content
+    duplicates an earlier one is skipped too.
     """
     root = Path(path)
     if not root.exists():
@@ -105,6 +111,11 @@ def load_corpus(path: str | Path, rules: BoilerplateRules | None = None) -> list
     for file in files:
         source = file.name if file == root else file.relative_to(root).as_posix()
         document = read_document(file, source, rules)
+        if not document.body_spans:
+            raise CorpusError(
+                f"{file}: nothing to search: every line after the title is a heading or "
+                "boilerplate. Add the article's paragraphs (full sentences) or remove the file."
+            )
         if document.content_hash in seen:
             log.warning(
                 "Skipping %s: same content as %s.", source, seen[document.content_hash]
@@ -173,9 +184,12 @@ def decode_document(raw: bytes, file: Path) -> str:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
+        # exc.start counts from after the BOM; report the file's own byte and line
+        at = exc.start + (len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0)
+        before = raw[:at]
+        line = before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n") + 1
         raise CorpusError(
-            f"{file}, line {line} (byte {exc.start}): not valid UTF-8. "
+            f"{file}, line {line} (byte {at}): not valid UTF-8. "
             "Re-save the file as UTF-8 (for example: iconv -f latin1 -t utf-8)."
         ) from None
     if not text.strip():

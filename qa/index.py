@@ -86,9 +86,11 @@ class FaissStore:
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
-        scores, ids = self._index.search(queries, k)
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k must be a whole number >= 1, got {k!r}")
+        if queries.ndim != 2 or queries.shape[1] != self.dimension:
+            raise ValueError(f"queries must have shape (n, {self.dimension}), got {queries.shape}")
+        scores, ids = self._index.search(queries, int(k))  # FAISS rejects NumPy ints
         return scores, ids
 
     def __len__(self) -> int:
@@ -116,6 +118,8 @@ class FaissStore:
         index = faiss.read_index(str(path))
         store = cls.__new__(cls)
         store.kind = params.get("kind", "flat")
+        if store.kind not in INDEX_KINDS:  # "auto" is resolved before saving
+            raise ValueError(f"saved index kind must be one of {INDEX_KINDS}, got {store.kind!r}")
         store.dimension = int(index.d)
         store._params = {k: v for k, v in params.items() if k != "kind"}
         store._index = index

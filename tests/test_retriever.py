@@ -1,0 +1,196 @@
+"""qa.retriever: the public API, with a fake embedder for contracts and the real model
+and article end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import ARTICLE, FakeEmbedder
+
+import qa
+import qa.api
+from qa.retriever import MAX_K, Retriever, default_corpus
+
+TROOPS = "It currently has about 12,000 troops in the country, according to its website."
+FRENCH = (
+    "There are a total of 25,000 foreign troops currently deployed in the Sahel region, "
+    "including around 4,300 French soldiers."
+)
+
+
+@pytest.fixture
+def fake_retriever(corpus_copy: Path, tmp_path: Path) -> Retriever:
+    (corpus_copy / "notes.md").write_text(
+        "# Café notes\n\n## 東京\n\nThe café in Tōkyō serves crème brûlée. "
+        "It opens at 9 a.m. every day.\n\nשלום: the sign is in Hebrew!\n",  # noqa: RUF001
+        encoding="utf-8",
+    )
+    return Retriever.from_corpus(corpus_copy, cache_dir=tmp_path / "cache", embedder=FakeEmbedder())
+
+
+def assert_hits_exact(retriever: Retriever, hits: list[qa.Hit]) -> None:
+    for hit in hits:
+        document = retriever.documents[hit.source]
+        assert document.text[hit.start : hit.end] == hit.text
+        assert hit.text[hit.answer_start : hit.answer_end] == hit.answer
+        assert hit.answer and hit.answer in hit.text
+        assert hit.title == document.title
+        assert 0.0 <= hit.score <= 1.0
+        assert 1 <= hit.paragraph <= hit.paragraphs
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["How many troops does the UN have in Mali?", "crème brûlée café", "東京", "Hebrew sign שלום"],
+)
+def test_hits_are_exact_and_best_first(fake_retriever, question):
+    hits = fake_retriever.search(question, k=5)
+    assert len(hits) == 5
+    assert_hits_exact(fake_retriever, hits)
+
+
+def test_answer_is_one_of_the_passage_sentences(fake_retriever):
+    for hit in fake_retriever.search("troops Mali France", k=10):
+        [passage] = [
+            p for p in fake_retriever.passages if p.start == hit.start and p.source == hit.source
+        ]
+        sentences = [(s.start - p.start, s.end - p.start) for p in [passage] for s in p.sentences]
+        assert (hit.answer_start, hit.answer_end) in sentences
+
+
+def test_huge_k_is_clamped(fake_retriever):
+    count = len(fake_retriever.passages)
+    assert count < MAX_K
+    hits = fake_retriever.search("troops", k=10**9)
+    assert len(hits) == count
+    assert len({(h.source, h.start) for h in hits}) == count
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t \r\n", "\x00\x01", "\u3000"])
+def test_empty_question(fake_retriever, question):
+    with pytest.raises(ValueError, match="question is empty: type a question"):
+        fake_retriever.search(question)
+    answer = fake_retriever.ask(question)
+    assert answer.found is False
+    assert answer.passages == ()
+    assert "empty" in answer.message and answer.message[0].isupper()
+
+
+def test_question_must_be_a_string(fake_retriever):
+    with pytest.raises(TypeError, match="question must be a string, got NoneType"):
+        fake_retriever.search(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("k", [0, -1, "3", True, 2.5, None])
+def test_bad_k_is_named(fake_retriever, k):
+    with pytest.raises(ValueError, match=r"^k must be"):
+        fake_retriever.search("troops", k=k)
+
+
+def test_odd_questions_do_not_crash(fake_retriever):
+    for question in ["\ud800 lone surrogate troops", "troops\x00\x1f in Mali", "😀" * 5000]:
+        assert_hits_exact(fake_retriever, fake_retriever.search(question))
+
+
+def test_bad_index_kind_fails_before_any_work(corpus_copy, tmp_path):
+    embedder = FakeEmbedder()
+    with pytest.raises(
+        ValueError, match="index kind must be one of auto, flat, hnsw, ivf; got 'best'"
+    ):
+        Retriever.from_corpus(corpus_copy, cache_dir=tmp_path, embedder=embedder, index_kind="best")
+    assert embedder.calls == 0
+
+
+def test_corpus_errors_reach_the_caller(tmp_path):
+    with pytest.raises(qa.CorpusError, match="Corpus folder not found"):
+        Retriever.from_corpus(tmp_path / "missing", cache_dir=tmp_path, embedder=FakeEmbedder())
+
+
+def test_documents_give_the_context_of_a_hit(fake_retriever):
+    hit = fake_retriever.search("crème brûlée", k=1)[0]
+    assert hit.text in fake_retriever.documents[hit.source].text
+
+
+def test_default_corpus(monkeypatch, tmp_path):
+    monkeypatch.delenv("QA_CORPUS", raising=False)
+    assert default_corpus() == Path("corpus")
+    monkeypatch.setenv("QA_CORPUS", str(tmp_path))
+    assert default_corpus() == tmp_path
+
+
+def test_hit_to_dict_is_json_ready(fake_retriever):
+    hit = fake_retriever.search("troops", k=1)[0]
+    data = hit.to_dict()
+    assert data["text"][data["answer_start"] : data["answer_end"]] == data["answer"]
+    assert set(data) >= {"text", "score", "source", "title", "start", "end", "answer"}
+    assert len(repr(hit)) < 200
+
+
+# End to end: the real model and the real article.
+
+
+@pytest.mark.slow
+def test_un_troops_in_mali(real_retriever):
+    hits = real_retriever.search("How many troops does the UN have in Mali?", k=3)
+    assert_hits_exact(real_retriever, hits)
+    top = hits[0]
+    assert "12,000 troops" in top.text
+    assert "MINUSMA" in top.text
+    assert top.answer == TROOPS
+    assert top.source == ARTICLE.name
+
+
+@pytest.mark.slow
+def test_french_soldiers_in_the_sahel(real_retriever):
+    answer = real_retriever.ask("How many French soldiers are in the Sahel?")
+    assert answer.found
+    top = answer.passages[0]
+    assert "4,300" in top.text and "4,300" in top.answer
+    assert top.answer == FRENCH
+
+
+@pytest.mark.slow
+def test_world_cup_is_not_in_the_article(real_retriever):
+    answer = real_retriever.ask("Who won the World Cup?")
+    assert answer.found is False
+    assert "does not say" in answer.message
+    assert "France, allies to begin military withdrawal from Mali" in answer.message
+    assert answer.passages  # the closest passages, labelled as not an answer
+
+
+@pytest.mark.slow
+def test_scores_compare_across_questions(real_retriever):
+    related = real_retriever.search("Why is France withdrawing its troops from Mali?", k=1)[0]
+    unrelated = real_retriever.search("What is a good recipe for banana bread?", k=1)[0]
+    assert related.score > unrelated.score + 0.2
+
+
+@pytest.mark.slow
+def test_a_100000_character_question(real_retriever):
+    question = ("How many troops does the UN have in Mali? " * 2400)[:100_000]
+    assert len(question) == 100_000
+    hits = real_retriever.search(question, k=3)
+    assert len(hits) == 3
+    assert_hits_exact(real_retriever, hits)
+    assert "12,000 troops" in hits[0].text
+    assert real_retriever.ask(question).found
+
+
+@pytest.mark.slow
+def test_qa_search_shortcut_uses_qa_corpus(monkeypatch, tmp_path):
+    corpus = tmp_path / "elsewhere"
+    corpus.mkdir()
+    (corpus / "bakery.txt").write_text(
+        "Bakery opens in Bamako\nThe new bakery sells forty kinds of bread every morning.\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("QA_CORPUS", str(corpus))
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("QA_MODEL", raising=False)
+    monkeypatch.setattr(qa.api, "_default", None)  # the shortcut builds its retriever once
+    [hit] = qa.search("How many kinds of bread are sold?", k=3)
+    assert hit.source == "bakery.txt"
+    assert hit.answer == "The new bakery sells forty kinds of bread every morning."
+    assert qa.ask("How many kinds of bread are sold?").found
