@@ -5,7 +5,8 @@
 Without --url it starts `app.py` on a free loopback port and stops it at the end.
 Each user asks its questions in turn through the `/search` API. Before the load, each
 question is asked once alone; under load every answer must equal that one exactly
-(same passages, same order), so cross-talk between users shows up as a wrong answer. The loop is bounded in count and in time.
+(same passages, same order), so cross-talk between users shows up as a wrong answer.
+The loop is bounded in count and in time.
 Prints errors, wrong answers, and latency p50/p99; exits 1 on any error or wrong answer.
 """
 
@@ -47,10 +48,20 @@ def free_port() -> int:
 
 
 def start_app(port: int, cache: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "QA_CACHE_DIR": cache, "GRADIO_ANALYTICS_ENABLED": "False"}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "QA_CACHE_DIR": cache,
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -128,9 +139,11 @@ def main() -> int:
             stop_at = time.monotonic() + DEADLINE_SECONDS
             began = time.perf_counter()
             with ThreadPoolExecutor(max_workers=args.users) as pool:
-                results = list(pool.map(
-                    lambda n: user(url, n, args.questions, stop_at, expected), range(args.users)
-                ))
+                results = list(
+                    pool.map(
+                        lambda n: user(url, n, args.questions, stop_at, expected), range(args.users)
+                    )
+                )
             wall = time.perf_counter() - began
         finally:
             if proc is not None:
@@ -139,12 +152,17 @@ def main() -> int:
     latencies = sorted(x for lat, _ in results for x in lat)
     problems = [p for _, probs in results for p in probs]
     total = args.users * args.questions
-    print(f"users {args.users} x questions {args.questions} = {total} requests in {wall:.1f} s "
-          f"({len(latencies) / wall:.1f} answered/s)")
+    print(
+        f"users {args.users} x questions {args.questions} = {total} requests in {wall:.1f} s "
+        f"({len(latencies) / wall:.1f} answered/s)"
+    )
     if latencies:
         p50 = statistics.median(latencies)
         p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
-        print(f"latency p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms")
+        worst = latencies[-1]
+        print(
+            f"latency p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {worst * 1000:.0f} ms"
+        )
     print(f"answered {len(latencies)}, problems {len(problems)}")
     for problem in problems[:20]:
         print("  " + problem)

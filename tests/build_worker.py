@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conftest import FakeEmbedder  # noqa: E402
+from conftest import FakeEmbedder
 
 PROBES = ("How many troops does the UN have in Mali?", "Why is France leaving Mali?")
 
@@ -58,12 +58,19 @@ def main() -> None:
     import qa
 
     retriever = qa.Retriever.from_corpus(args.corpus, cache_dir=args.cache, embedder=embedder)
-    print(json.dumps({
-        "from_cache": retriever.from_cache,
-        "passages": len(retriever.passages),
-        "top": [[h.source, h.start, h.end] for q in PROBES for h in retriever.search(q, k=1)],
-        "replaces": calls["n"],
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "from_cache": retriever.from_cache,
+                "passages": len(retriever.passages),
+                "top": [
+                    [h.source, h.start, h.end] for q in PROBES for h in retriever.search(q, k=1)
+                ],
+                "replaces": calls["n"],
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -23,17 +23,20 @@ UN_TROOPS = "How many troops does the UN have in Mali?"
 
 # --- Questions -------------------------------------------------------------------------
 
+Q = "How many troops does the UN have in Mali?"
 ANSWERED_DESPITE_NOISE = {
-    "control characters and NUL bytes": "\x00How\x01 many troops\x1b[31m does the UN\x7f have in Mali?\x00",
+    "control characters and NUL bytes": "\x00How\x01 many troops\x1b[31m does the UN\x7f in Mali?",
     "lone surrogates": "How many \ud800troops does the UN\udfff have in Mali?",
-    "HTML and script around it": "<script>alert(1)</script><b>How many troops does the UN have in Mali?</b>",
-    "Markdown image and link around it": "![x](http://127.0.0.1/x.png) [How many troops does the UN have in Mali?](javascript:alert(1))",
+    "HTML and script around it": f"<script>alert(1)</script><b>{Q}</b>",
+    "Markdown image and link around it": f"![x](http://127.0.0.1/x.png) [{Q}](javascript:alert(1))",
     "zero-width and odd spaces": "How\u200b many\u00a0troops\u2003does the UN have in Mali?",
 }
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("question", ANSWERED_DESPITE_NOISE.values(), ids=ANSWERED_DESPITE_NOISE.keys())
+@pytest.mark.parametrize(
+    "question", ANSWERED_DESPITE_NOISE.values(), ids=ANSWERED_DESPITE_NOISE.keys()
+)
 def test_noisy_question_still_finds_the_answer(real_retriever, question):
     hits = real_retriever.search(question, k=3)
     assert any("12,000 troops" in h.text for h in hits)
@@ -118,7 +121,11 @@ def test_empty_folder(tmp_path, fake_embedder):
     [
         ("empty.txt", b"", r"empty\.txt: the file is empty"),
         ("blank.md", b"  \n\n\t\n", r"blank\.md: the file is empty"),
-        ("latin1.txt", "Title\nCaf\u00e9 au lait.\n".encode("latin-1"), r"latin1\.txt, line 2 .*not valid UTF-8"),
+        (
+            "latin1.txt",
+            "Title\nCaf\u00e9 au lait.\n".encode("latin-1"),
+            r"latin1\.txt, line 2 .*not valid UTF-8",
+        ),
         ("binary.txt", bytes(range(256)) * 4, r"binary\.txt: looks like a binary file"),
     ],
 )
@@ -128,9 +135,13 @@ def test_unreadable_file_is_named(corpus_copy, tmp_path, fake_embedder, name, co
         build(corpus_copy, tmp_path / "cache", fake_embedder)
 
 
-def test_file_over_the_size_limit_is_skipped_with_a_warning(corpus_copy, tmp_path, fake_embedder, caplog, monkeypatch):
+def test_file_over_the_size_limit_is_skipped_with_a_warning(
+    corpus_copy, tmp_path, fake_embedder, caplog, monkeypatch
+):
     monkeypatch.setenv("QA_MAX_DOCUMENT_MB", "1")
-    (corpus_copy / "dump.txt").write_text("Dump\n" + "Words and words. " * 200_000, encoding="utf-8")
+    (corpus_copy / "dump.txt").write_text(
+        "Dump\n" + "Words and words. " * 200_000, encoding="utf-8"
+    )
     with caplog.at_level(logging.WARNING):
         retriever = build(corpus_copy, tmp_path / "cache", fake_embedder)
     assert list(retriever.documents) == [ARTICLE_NAME]
@@ -241,7 +252,9 @@ DAMAGES = {
 @pytest.mark.parametrize("damage", DAMAGES.values(), ids=DAMAGES.keys())
 def test_damaged_cache_is_rebuilt_with_one_line_saying_why(cached, fake_embedder, caplog, damage):
     corpus, cache, folder = cached
-    expected = [(h.start, h.end) for h in build(corpus, cache, fake_embedder).search(UN_TROOPS, k=3)]
+    expected = [
+        (h.start, h.end) for h in build(corpus, cache, fake_embedder).search(UN_TROOPS, k=3)
+    ]
     damage(folder)
     with caplog.at_level(logging.INFO, logger="qa"):
         retriever = build(corpus, cache, fake_embedder)

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.slow
 def run_worker(corpus: Path, cache: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(WORKER), str(corpus), str(cache), *extra],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -34,7 +36,9 @@ class Versions:
         self.folder = folder
         self.article = next(folder.glob("*.txt"))
         self.v1 = self.article.read_text(encoding="utf-8")
-        self.v2 = self.v1.replace("12,000 troops", "13,500 troops") + "\nA new paragraph on Niger.\n"
+        self.v2 = (
+            self.v1.replace("12,000 troops", "13,500 troops") + "\nA new paragraph on Niger.\n"
+        )
 
     def use(self, version: str) -> Path:
         self.article.write_text(self.v1 if version == "v1" else self.v2, encoding="utf-8")
@@ -71,7 +75,8 @@ def test_kill_during_embedding_keeps_last_good_index(versions, tmp_path):
     versions.use("v2")
     proc = subprocess.Popen(
         [sys.executable, str(WORKER), str(versions.folder), str(cache), "--stall-embed"],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -88,12 +93,16 @@ def test_two_processes_building_at_once_end_with_one_good_index(corpus_copy, tmp
     cache = tmp_path / "cache"
     reference = result(run_worker(corpus_copy, tmp_path / "reference"))
     procs = [
-        subprocess.Popen([sys.executable, str(WORKER), str(corpus_copy), str(cache)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, str(WORKER), str(corpus_copy), str(cache)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     outputs = [p.communicate(timeout=120) for p in procs]
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (out, err) in zip(procs, outputs, strict=False):
         assert proc.returncode == 0, err[-2000:]
         got = json.loads(out.strip().splitlines()[-1])
         assert got["top"] == reference["top"]

@@ -14,7 +14,7 @@ import qa
 from qa.answering import MAX_QUESTION_CHARS, prepare_question
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = sorted((ROOT / "qa").glob("*.py")) + [ROOT / "app.py"]
+SOURCES = [*sorted((ROOT / "qa").glob("*.py")), ROOT / "app.py"]
 FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__"}
 FORBIDDEN_MODULES = {"pickle", "dill", "joblib", "marshal", "shelve", "cloudpickle"}
 
@@ -33,7 +33,9 @@ def test_no_pickle_no_eval(path: Path):
             assert not (builtin and name in FORBIDDEN_CALLS), f"{path}:{node.lineno} calls {name}"
             if name == "load" and getattr(node.func.value, "id", "") == "np":
                 kwargs = {k.arg: k.value for k in node.keywords}
-                assert "allow_pickle" in kwargs, f"{path}:{node.lineno} np.load without allow_pickle=False"
+                assert "allow_pickle" in kwargs, (
+                    f"{path}:{node.lineno} np.load without allow_pickle=False"
+                )
                 assert getattr(kwargs["allow_pickle"], "value", True) is False, path
 
 
@@ -71,8 +73,13 @@ def test_prepare_question_never_crashes_and_bounds_length(text):
     cleaned.encode("utf-8")  # no lone surrogates left
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(question=st.text(max_size=500), k=st.one_of(st.integers(-5, 200), st.none(), st.floats(), st.text(max_size=3)))
+@settings(
+    max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    question=st.text(max_size=500),
+    k=st.one_of(st.integers(-5, 200), st.none(), st.floats(), st.text(max_size=3)),
+)
 def test_search_and_ask_fuzz(fake_retriever, question, k):
     """Any text and any k: hits with exact offsets, or ValueError/TypeError in words."""
     try:
@@ -95,4 +102,6 @@ def test_search_and_ask_fuzz(fake_retriever, question, k):
 def fake_retriever(tmp_path_factory):
     from conftest import CORPUS, FakeEmbedder
 
-    return qa.Retriever.from_corpus(CORPUS, cache_dir=tmp_path_factory.mktemp("c"), embedder=FakeEmbedder())
+    return qa.Retriever.from_corpus(
+        CORPUS, cache_dir=tmp_path_factory.mktemp("c"), embedder=FakeEmbedder()
+    )
