@@ -28,6 +28,9 @@ run: install ## start the chat app on http://127.0.0.1:7860
 test: install ## run the test suite (real model, real article)
 	$(PY) -m pytest
 
+load: install ## load test: 50 concurrent API users x 20 questions against the app on loopback
+	$(PY) scripts/load_test.py --users 50 --questions 20
+
 check: install ## lint, format check and type check
 	$(VENV)/bin/ruff check qa tests app.py
 	$(VENV)/bin/ruff format --check qa tests app.py
@@ -36,4 +39,4 @@ check: install ## lint, format check and type check
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis
 
-.PHONY: help install run test check clean
+.PHONY: help install run test load check clean

@@ -22,6 +22,13 @@ from qa import presentation
 HERE = Path(__file__).resolve().parent
 DEFAULT_K = 3  # passages shown per answer
 MAX_K = 20  # most passages the search endpoint returns
+# The queue, chosen for a public Space on 2 CPU cores. One request at a time per event
+# (and one lock over the model): a question costs ~15 ms of CPU, so running them side
+# by side buys nothing and costs memory. Questions are cut to 1,000 characters before
+# the model runs (qa.answering.MAX_QUESTION_CHARS), so a flood of huge questions costs
+# no more than a flood of short ones. Past QUEUE_MAX_SIZE waiting requests a newcomer
+# is told the queue is full instead of growing memory without bound.
+QUEUE_MAX_SIZE = 256
 # Questions about the bundled article; clicking one asks it. The last one shows what a
 # "the article does not say" answer looks like.
 EXAMPLES = [
@@ -158,6 +165,7 @@ def build_app(retriever: qa.Retriever) -> gr.Blocks:
             label="Examples (click one to ask it)",
         )
         gr.api(search, api_name="search")
+    demo.queue(default_concurrency_limit=1, max_size=QUEUE_MAX_SIZE)
     return demo
 
 

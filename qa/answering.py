@@ -22,7 +22,8 @@ MAX_QUESTION_CHARS = 1_000
 # all-MiniLM-L6-v2, unrelated ones below 0.30; see `qa eval` for the current numbers.
 MIN_ANSWER_SCORE = 0.35
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0/C1 controls, and zero-width spaces and BOMs that would make a blank look non-empty.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u200c\u2060\ufeff]")
 _SPACE = re.compile(r"\s+")
 
 

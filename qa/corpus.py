@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import logging
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 
 DOCUMENT_SUFFIXES = (".txt", ".md", ".markdown")
 CORPUS_RULES_FILE = ".qa-boilerplate"
+# A news article is tens of kilobytes; a file past this is a dump, a log or a mistake,
+# and embedding it would take the CPU hours. Raise it with QA_MAX_DOCUMENT_MB.
+DEFAULT_MAX_DOCUMENT_MB = 10.0
 # A line this short with no sentence-ending punctuation is a heading, not prose.
 HEADING_MAX_WORDS = 12
 _SENTENCE_END = re.compile(r"[.!?…:;。！？]['\"”’)\]]*\s*$")
@@ -90,7 +94,13 @@ def load_corpus(path: str | Path, rules: BoilerplateRules | None = None) -> list
             "or point QA_CORPUS (or the corpus argument) at the folder that holds them."
         )
     rules = rules or BoilerplateRules.load(root if root.is_dir() else root.parent)
-    files = [root] if root.is_file() else list(_document_files(root))
+    candidates = [root] if root.is_file() else list(_document_files(root))
+    files = [f for f in candidates if _within_size_limit(f)]
+    if candidates and not files:
+        raise CorpusError(
+            f"Every document in {root} is over the size limit of {max_document_mb():g} MB: "
+            "split them into articles, or raise QA_MAX_DOCUMENT_MB."
+        )
     if not files:
         raise CorpusError(
             f"Corpus folder {root} has no documents: add .txt or .md files "
@@ -114,6 +124,26 @@ def load_corpus(path: str | Path, rules: BoilerplateRules | None = None) -> list
         seen[document.content_hash] = source
         documents.append(document)
     return documents
+
+
+def max_document_mb() -> float:
+    """The per-document size limit in MB: ``QA_MAX_DOCUMENT_MB``, else 10."""
+    raw = os.environ.get("QA_MAX_DOCUMENT_MB", "")
+    try:
+        return float(raw) if raw else DEFAULT_MAX_DOCUMENT_MB
+    except ValueError:
+        raise CorpusError(f"QA_MAX_DOCUMENT_MB must be a number of megabytes, got {raw!r}") from None
+
+
+def _within_size_limit(file: Path) -> bool:
+    size_mb = file.stat().st_size / 1_000_000
+    if size_mb <= max_document_mb():
+        return True
+    log.warning(
+        "Skipping %s: %.1f MB is over the %g MB limit for one document. Split it into "
+        "articles, or raise QA_MAX_DOCUMENT_MB.", file, size_mb, max_document_mb()
+    )
+    return False
 
 
 def _document_files(root: Path) -> Iterable[Path]:

@@ -109,6 +109,7 @@ class Retriever:
         if built is None:
             with _build_lock(folder):
                 built = None if rebuild else _try_load(folder, spec, quiet=True)
+                from_cache = built is not None  # another process may have built it
                 if built is None:
                     built = build_index(documents, embedder, chunking, index_kind, index_params)
                     try:
