@@ -111,6 +111,14 @@ class LexicalIndex:
         for word in sorted(self.vocabulary | STOPWORDS):
             if word.isalpha():
                 self._by_letter[word[0]].append(word)
+        # A corpus word for each stem (the shortest), to spell a correction found by stem.
+        self._word_of_stem: dict[str, str] = {}
+        for word in sorted(ordered, key=len):
+            self._word_of_stem.setdefault(self._stems[word], word)
+        self._stems_by_letter: dict[str, list[str]] = defaultdict(list)
+        for stem in sorted(self._word_of_stem):
+            if stem.isalpha():
+                self._stems_by_letter[stem[0]].append(stem)
         tokens = [[self._stems[w] for w in ws] for ws in per_text]
         self._bm25 = bm25s.BM25(k1=k1, b=b, method="lucene")
         self._bm25.index([t or [""] for t in tokens], show_progress=False)  # "" = empty text
@@ -172,7 +180,17 @@ class LexicalIndex:
         edits = 2 if len(word) >= TWO_EDITS_FROM else 1
         candidates = self._by_letter.get(word[0], [])
         match = process.extractOne(word, candidates, scorer=OSA.distance, score_cutoff=edits)
-        return None if match is None else str(match[0])
+        if match is not None:
+            return str(match[0])
+        # Then by stem, for a typo in another form of a corpus word: "peacekepers" is
+        # three edits from "peacekeeping", but its stem "peacekep" one from "peacekeep".
+        # One edit, long stems only: short stems lie too close ("conting"/"continu").
+        stem = self._stem(word)
+        if len(stem) < TWO_EDITS_FROM:
+            return None
+        stems = self._stems_by_letter.get(word[0], [])
+        match = process.extractOne(stem, stems, scorer=OSA.distance, score_cutoff=1)
+        return None if match is None else self._word_of_stem[str(match[0])]
 
     def analyze(self, question: str) -> QueryTerms:
         """The stems to search for, spelling corrections made, and content words not found."""

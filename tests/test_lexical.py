@@ -98,6 +98,7 @@ def test_non_ascii_text_is_searchable(index):
     ("typo", "meant"),
     [
         ("peacekepers", "peacekeepers"),  # a letter missing
+        ("peacekepping", "peacekeeping"),
         ("soliders", "soldiers"),  # two letters swapped: one edit
         ("barkhnae", "barkhane"),
         ("betwen", "between"),  # a stop word: corrected, then not searched
@@ -114,6 +115,7 @@ def test_misspelt_words_are_read_as_the_corpus_word(article_index, typo, meant):
         "bought",  # one edit from "fought"? different first letter: never
         "britain",  # nothing close
         "troops",  # known already
+        "contingent",  # its stem "conting" is one edit from "continu": too short to trust
     ],
 )
 def test_real_or_known_words_are_not_corrected(article_index, word):
@@ -133,6 +135,11 @@ def test_other_forms_of_a_corpus_word_are_known(article_index):
     assert article_index.knows("russia")  # "russian" less "n"
     assert not article_index.knows("estonia")
     assert article_index.analyze("Did Russia send troops?").terms == ("russian", "troop")
+
+
+def test_a_typo_in_another_form_of_a_word_is_corrected_by_stem():
+    index = LexicalIndex(["The peacekeeping mission."])
+    assert index.correct("peacekepers") == "peacekeeping"  # stem peacekep ~ peacekeep
 
 
 def test_typo_finds_the_passage(article_index):
