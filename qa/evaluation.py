@@ -108,7 +108,7 @@ def load_questions(path: str | Path) -> list[Question]:
         raise QuestionSetError(f"{path}: cannot be read as UTF-8 text ({exc}).") from None
     questions = []
     for number, line in enumerate(lines, start=1):
-        if not line.strip() or line.lstrip().startswith("//"):
+        if not line.strip():
             continue
         questions.append(_parse(line, f"{path}:{number}"))
     if not questions:
@@ -147,9 +147,11 @@ def run(
     """Every question under every mode; modes alternate per question, so that a busy
     machine slows them alike and their latencies compare within the run."""
     variants = {mode: retriever.with_mode(mode) for mode in modes}
+    outcomes: dict[str, list[Outcome]] = {mode: [] for mode in modes}
+    if not questions:
+        return outcomes
     for variant in variants.values():  # load the model and warm caches before timing
         variant.search(questions[0].question, k=DEPTH)
-    outcomes: dict[str, list[Outcome]] = {mode: [] for mode in modes}
     for question in questions:
         for mode, variant in variants.items():
             began = time.perf_counter()

@@ -157,3 +157,4 @@ def test_run_with_every_mode_on_the_article(tmp_path, fake_embedder):
     for mode in ("hybrid", "lexical"):  # the fake embedder knows no "MINUSMA"; BM25 does
         assert outcomes[mode][0].rank == 1 and outcomes[mode][0].sentence_right
     assert not outcomes["hybrid"][1].found  # Britain and Estonia are named, and absent
+    assert run(retriever, [], ["hybrid"]) == {"hybrid": []}
