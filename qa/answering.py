@@ -135,8 +135,10 @@ def missing_names(question: str, lexical: LexicalIndex) -> list[str]:
     """Names, acronyms and numbers of ``question`` that the corpus never mentions.
 
     A name is a capitalised word that does not open the question ("Britain"), an
-    acronym ("GDP", also first), or a run of them ("World Cup"); a number is any run
-    of digits ("2019"). Misspellings are forgiven (``LexicalIndex.correct``). When
+    acronym ("GDP", also first), or a run of them ("World Cup"), missing when none of
+    its words is mentioned ("Operation Barkhane" is there through "Barkhane"); a
+    number is any run of digits ("2019"). Misspellings are forgiven
+    (``LexicalIndex.correct``). When
     most words are capitalised (a Title Case Question) only acronyms and numbers
     count, and a question in lower case has no names to check: then the score alone
     decides.
@@ -169,8 +171,7 @@ def missing_names(question: str, lexical: LexicalIndex) -> list[str]:
         previous_was_name = not is_number
     missing = []
     for group in groups:
-        unknown = [w for w in group if not _mentioned(w, lexical)]
-        if unknown:
+        if not any(_mentioned(w, lexical) for w in group):
             missing.append(" ".join(group))
     return list(dict.fromkeys(missing))
 
