@@ -144,9 +144,7 @@ def missing_names(question: str, lexical: LexicalIndex) -> list[str]:
     decides.
     """
     tokens = _QUESTION_TOKEN.findall(question)
-    letters = [t for t in tokens if t[0].isalpha()]
-    capitalised = sum(t[0].isupper() for t in letters)
-    title_case = len(letters) > 2 and capitalised > 0.6 * len(letters)
+    title_case = _is_title_case([t for t in tokens if t[0].isalpha()][1:])
     shouting = question.upper() == question
     groups: list[list[str]] = []
     previous_was_name = False
@@ -174,6 +172,19 @@ def missing_names(question: str, lexical: LexicalIndex) -> list[str]:
         if not any(_mentioned(w, lexical) for w in group):
             missing.append(" ".join(group))
     return list(dict.fromkeys(missing))
+
+
+def _is_title_case(words_after_first: Sequence[str]) -> bool:
+    """Whether a question is written In Title Case, judged by its small words.
+
+    In a sentence, "did", "the", "about" are in lower case even beside a name ("Who
+    won the Nobel Peace Prize?"); in a title they are capitalised too.
+    """
+    small = [w for w in words_after_first if w.lower() in STOPWORDS]
+    if small:
+        return sum(w[0].isupper() for w in small) > len(small) / 2
+    capitalised = sum(w[0].isupper() for w in words_after_first)
+    return len(words_after_first) > 2 and capitalised > 0.6 * len(words_after_first)
 
 
 def _mentioned(word: str, lexical: LexicalIndex) -> bool:

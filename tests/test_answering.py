@@ -91,6 +91,7 @@ def test_choose_sentence_uses_lexical_coverage_and_works_without_dense():
         ("How many troops did France have in Mali in 2019?", ["2019"]),
         ("How many troops does the US have in Africa?", ["US"]),
         ("What did the Nobel Peace Prize committee say?", ["Nobel Peace Prize"]),
+        ("Who won the Nobel Peace Prize?", ["Nobel Peace Prize"]),  # capitals, not a title
         # Mentioned, in another form, or misspelt: nothing missing.
         ("How many troops does the UN have in Mali?", []),
         ("What did Macron's government say about the Malian junta?", []),
@@ -108,6 +109,7 @@ def test_missing_names_ignores_title_case_and_shouting_but_not_numbers(article_i
     assert missing_names("What Did Macron Say About Failure?", article_index) == []
     assert missing_names("WHAT DID MACRON SAY?", article_index) == []
     assert missing_names("What Happened In 2019?", article_index) == ["2019"]
+    assert missing_names("How Many Troops Does Britain Have?", article_index) == []
 
 
 def test_a_lower_case_question_has_no_names_to_check(article_index):
