@@ -1,4 +1,4 @@
-"""The ``qa`` command: ``qa ask "question"`` and ``qa build [corpus]``."""
+"""The ``qa`` command: ``qa ask "question"``, ``qa build [corpus]`` and ``qa eval [questions]``."""
 
 from __future__ import annotations
 
@@ -13,28 +13,39 @@ from pathlib import Path
 from qa.answering import match_label, prepare_question
 from qa.corpus import CorpusError
 from qa.embedding import ModelError
-from qa.retriever import Retriever, default_corpus
+from qa.evaluation import QuestionSetError, format_table, load_questions, report
+from qa.evaluation import run as run_questions
+from qa.retriever import MODES, Retriever, default_corpus
 from qa.types import Hit
+
+# The question set shipped with qa, over the article in corpus/.
+DEFAULT_QUESTIONS = Path("tests/questions.jsonl")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qa`` console script and ``python -m qa``."""
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("faiss", "sentence_transformers", "httpx", "filelock"):
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("faiss", "sentence_transformers", "httpx", "filelock", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.run(args))
-    except (CorpusError, ModelError, ValueError) as exc:
+    except (CorpusError, ModelError, QuestionSetError, ValueError) as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
         return 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qa", description="Answer questions about news articles by quoting them.")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    parser = argparse.ArgumentParser(
+        prog="qa", description="Answer questions about news articles by quoting them."
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="only warnings and errors on stderr"
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     ask = commands.add_parser("ask", help="print the passages that answer a question")
@@ -45,22 +56,55 @@ def _parser() -> argparse.ArgumentParser:
     ask.set_defaults(run=_ask)
 
     build = commands.add_parser("build", help="build (or check) the index of a corpus")
-    build.add_argument("corpus_dir", nargs="?", type=Path, help="corpus folder (default: QA_CORPUS or ./corpus)")
-    build.add_argument("--rebuild", action="store_true", help="rebuild even if the cache is up to date")
+    build.add_argument(
+        "corpus_dir", nargs="?", type=Path, help="corpus folder (default: QA_CORPUS or ./corpus)"
+    )
+    build.add_argument(
+        "--rebuild", action="store_true", help="rebuild even if the cache is up to date"
+    )
     _common(build)
     build.set_defaults(run=_build)
+
+    evaluate = commands.add_parser(
+        "eval", help="measure answer quality on a question set (JSON Lines, see README)"
+    )
+    evaluate.add_argument(
+        "questions", nargs="?", type=Path, help=f"question file (default: {DEFAULT_QUESTIONS})"
+    )
+    evaluate.add_argument(
+        "--modes",
+        default=",".join(MODES),
+        help=f"retrieval modes to compare, comma-separated (default: {','.join(MODES)})",
+    )
+    evaluate.add_argument("--json", action="store_true", help="print the rows as JSON")
+    _common(evaluate)
+    evaluate.set_defaults(run=_eval)
     return parser
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--corpus", type=Path, help="corpus folder (default: QA_CORPUS or ./corpus)")
-    parser.add_argument("--model", help="sentence-transformers model name or path (default: QA_MODEL or bundled all-MiniLM-L6-v2)")
-    parser.add_argument("--cache-dir", type=Path, help="index cache folder (default: QA_CACHE_DIR or ~/.cache/qa)")
+    parser.add_argument(
+        "--corpus", type=Path, help="corpus folder (default: QA_CORPUS or ./corpus)"
+    )
+    parser.add_argument(
+        "--model",
+        help="sentence-transformers model name or path "
+        "(default: QA_MODEL or bundled all-MiniLM-L6-v2)",
+    )
+    parser.add_argument(
+        "--cache-dir", type=Path, help="index cache folder (default: QA_CACHE_DIR or ~/.cache/qa)"
+    )
 
 
-def _retriever(args: argparse.Namespace, corpus: Path | None = None, rebuild: bool = False) -> Retriever:
-    return Retriever.from_corpus(corpus or args.corpus or default_corpus(), model=args.model,
-                                 cache_dir=args.cache_dir, rebuild=rebuild)
+def _retriever(
+    args: argparse.Namespace, corpus: Path | None = None, rebuild: bool = False
+) -> Retriever:
+    return Retriever.from_corpus(
+        corpus or args.corpus or default_corpus(),
+        model=args.model,
+        cache_dir=args.cache_dir,
+        rebuild=rebuild,
+    )
 
 
 def _ask(args: argparse.Namespace) -> int:
@@ -69,8 +113,18 @@ def _ask(args: argparse.Namespace) -> int:
         raise ValueError(f"k must be >= 1, got {args.k}")
     result = _retriever(args).ask(args.question, k=args.k)
     if args.json:
-        print(json.dumps({"question": result.question, "found": result.found, "message": result.message,
-                          "passages": [h.to_dict() for h in result.passages]}, ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {
+                    "question": result.question,
+                    "found": result.found,
+                    "message": result.message,
+                    "passages": [h.to_dict() for h in result.passages],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return 0
     if not result.found:
         print(result.message)
@@ -82,11 +136,18 @@ def _ask(args: argparse.Namespace) -> int:
 def format_hit(rank: int, hit: Hit, *, color: bool = False) -> str:
     """A passage for the terminal: where it is from, then its text with the answer marked."""
     open_mark, close_mark = ("\033[1;4m", "\033[0m") if color else ("**", "**")
-    marked = (hit.text[: hit.answer_start] + open_mark + hit.answer + close_mark
-              + hit.text[hit.answer_end :])
-    return (f"[{rank}] {match_label(hit.score)} ({hit.score:.2f}) · {hit.source} · "
-            f"paragraph {hit.paragraph} of {hit.paragraphs} · characters {hit.start}-{hit.end}\n"
-            f"    {marked.replace(chr(10), chr(10) + '    ')}\n")
+    marked = (
+        hit.text[: hit.answer_start]
+        + open_mark
+        + hit.answer
+        + close_mark
+        + hit.text[hit.answer_end :]
+    )
+    return (
+        f"[{rank}] {match_label(hit.score)} ({hit.score:.2f}) · {hit.source} · "
+        f"paragraph {hit.paragraph} of {hit.paragraphs} · characters {hit.start}-{hit.end}\n"
+        f"    {marked.replace(chr(10), chr(10) + '    ')}\n"
+    )
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -94,6 +155,39 @@ def _build(args: argparse.Namespace) -> int:
     retriever = _retriever(args, args.corpus_dir, rebuild=args.rebuild)
     seconds = time.perf_counter() - began
     what = "Index up to date (loaded from cache)" if retriever.from_cache else "Built the index"
-    print(f"{what}: {len(retriever.documents)} documents, {len(retriever.passages)} passages, "
-          f"model {retriever.model_name}, in {seconds:.1f} s.\nCache: {retriever.cache_folder}")
+    print(
+        f"{what}: {len(retriever.documents)} documents, {len(retriever.passages)} passages, "
+        f"model {retriever.model_name}, in {seconds:.1f} s.\nCache: {retriever.cache_folder}"
+    )
     return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if unknown := [m for m in modes if m not in MODES]:
+        raise ValueError(f"--modes: unknown mode {unknown[0]!r}; choose from {', '.join(MODES)}")
+    questions = load_questions(args.questions or _default_questions())
+    retriever = _retriever(args)
+    rows = report(run_questions(retriever, questions, modes))
+    if args.json:
+        print(json.dumps([row.to_dict() for row in rows], indent=2))
+        return 0
+    print(
+        f"{len(questions)} questions, {len(retriever.passages)} passages, "
+        f"model {retriever.model_name}. Modes: hybrid is the shipped default.\n"
+    )
+    print(format_table(rows))
+    print(
+        "\nhit@k, MRR@5, sentence: answerable questions; abst.P/abst.R: precision/recall of "
+        "'not in the article'; wrong abst.: answerable questions it abstained on; chars: "
+        "length of the first passage; p50 ms: median time of search()."
+    )
+    return 0
+
+
+def _default_questions() -> Path:
+    """``tests/questions.jsonl`` here, else the one beside the qa package (a source checkout)."""
+    if DEFAULT_QUESTIONS.is_file():
+        return DEFAULT_QUESTIONS
+    beside = Path(__file__).resolve().parent.parent / DEFAULT_QUESTIONS
+    return beside if beside.is_file() else DEFAULT_QUESTIONS

@@ -8,6 +8,7 @@ from exactly these files, model and settings, and otherwise builds and caches it
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -17,12 +18,13 @@ from typing import Any
 import numpy as np
 from filelock import FileLock
 
-from qa import answering
+from qa import answering, fusion
 from qa.cache import BuildSpec, BuiltIndex, CacheError, default_cache_dir, index_folder, load_index, save_index
 from qa.chunking import ChunkingConfig, chunk_corpus
 from qa.corpus import BoilerplateRules, load_corpus
 from qa.embedding import Embedder, SentenceTransformerEmbedder
 from qa.index import FaissStore, choose_index_kind
+from qa.lexical import LexicalIndex, QueryTerms
 from qa.types import Answer, Document, Hit, Passage
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,22 @@ log = logging.getLogger(__name__)
 # headline and costs hit@1 (0.83 -> 0.50 on an early 12-question probe).
 EMBEDDING_INPUT = "text/1"
 MAX_K = 100
+# How passages are ranked. "hybrid" is the shipped default: dense and lexical scores
+# fused (qa.fusion), misspellings corrected, names checked before answering. The
+# others are the ablations ``qa eval`` compares it with: "dense" (embeddings only, the
+# earlier cosine threshold), "lexical" (BM25 only), "rrf" (textbook reciprocal-rank
+# fusion of the same two rankings, with the dense threshold).
+MODES = ("hybrid", "dense", "lexical", "rrf")
+_MIN_SCORE = {
+    "hybrid": answering.MIN_ANSWER_SCORE,
+    "dense": answering.MIN_DENSE_SCORE,
+    "lexical": answering.MIN_LEXICAL_SCORE,
+    "rrf": answering.MIN_DENSE_SCORE,
+}
+# Passages scored exactly by the dense store per question; the rest share a bound.
+DENSE_DEPTH = 1_000
+# How deep each ranking goes into reciprocal-rank fusion.
+RRF_DEPTH = 100
 
 
 def embedding_input(passage: Passage) -> str:
@@ -62,13 +80,27 @@ class Retriever:
         *,
         from_cache: bool = False,
         cache_folder: Path | None = None,
+        mode: str = "hybrid",
     ):
         self.documents: dict[str, Document] = {d.source: d for d in documents}
         self.passages: list[Passage] = built.passages
         self.from_cache = from_cache  # True when the index was loaded, not built
         self.cache_folder = cache_folder
+        self.mode = _check_mode(mode)
         self._built = built
         self._embedder = embedder
+        # BM25 over the passages: built here, in memory, once (milliseconds per
+        # thousand passages), so the cache on disk stays the dense index alone.
+        self._lexical = LexicalIndex([p.text for p in self.passages]) if self.passages else None
+
+    def with_mode(self, mode: str) -> Retriever:
+        """The same retriever ranking by another of ``MODES`` (sharing every index).
+
+        ``qa eval`` uses this to compare the shipped ``"hybrid"`` with its ablations.
+        """
+        other = copy.copy(self)
+        other.mode = _check_mode(mode)
+        return other
 
     @property
     def model_name(self) -> str:
@@ -122,38 +154,106 @@ class Retriever:
     def search(self, question: str, k: int = 3) -> list[Hit]:
         """The ``k`` passages that best answer ``question``, best first.
 
-        ``Hit.score`` is the cosine similarity of question and passage embeddings,
-        clipped to [0, 1]: it depends only on the pair, so it compares across
-        questions (about 0.5 and above is a close match, below 0.35 rarely answers).
+        ``Hit.score`` is in [0, 1] and means the same for every question, so it can be
+        compared across questions and thresholded: 0.8 x the cosine similarity of
+        question and passage embeddings + 0.2 x the share of the question's words the
+        passage holds (BM25, weighted by rarity; see ``qa.fusion`` and ``qa.lexical``).
+        About 0.55 and above is a strong match, below 0.11 not an answer (thresholds:
+        ``qa.answering``). Misspelt words are read as the corpus word they resemble
+        ("peacekepers" as "peacekeepers") before either score is computed.
         Raises ``ValueError`` for an empty question or a ``k`` below 1.
         """
-        text = answering.prepare_question(question)
-        k = _check_k(k)
-        query = self._embedder.encode_queries([text])[0]
-        scores, ids = self._built.store.search(query[None, :], min(k, len(self.passages)))
-        return [self._hit(int(i), float(s), query) for s, i in zip(scores[0], ids[0]) if i >= 0]
+        return self._search(question, k)[0]
 
     def ask(self, question: str, k: int = 3) -> Answer:
-        """Search, then decide whether the corpus answers ``question`` at all."""
+        """Search, then decide whether the corpus answers ``question`` at all.
+
+        Two signals say no: the question names something the corpus never mentions
+        (a name, acronym or number: "The article does not mention Britain or
+        Estonia."), or even the best passage scores too low. The passages are returned
+        either way, so a UI can show the closest ones as not an answer.
+        """
         try:
-            hits = self.search(question, k)
+            hits, _ = self._search(question, k)
         except ValueError as exc:
             message = str(exc)
             return Answer(str(question), False, (), message[:1].upper() + message[1:])
-        if answering.is_answered(hits):
+        if self.mode == "hybrid" and self._lexical is not None:
+            text = answering.prepare_question(question)
+            if missing := answering.missing_names(text, self._lexical):
+                message = answering.not_mentioned_message(missing, len(self.documents))
+                return Answer(question, False, tuple(hits), message)
+        if answering.is_answered(hits, _MIN_SCORE[self.mode]):
             return Answer(question, True, tuple(hits), f"Found {len(hits)} passages.")
         titles = sorted({d.title for d in self.documents.values()})
         return Answer(question, False, tuple(hits), answering.not_found_message(question, titles))
 
-    def _hit(self, index: int, score: float, query: np.ndarray) -> Hit:
+    def _search(self, question: str, k: int) -> tuple[list[Hit], QueryTerms]:
+        text = answering.prepare_question(question)
+        k = _check_k(k)
+        if self._lexical is None:
+            return [], QueryTerms(())
+        terms = self._lexical.analyze(text)
+        query = None
+        if self.mode != "lexical":
+            query = self._embedder.encode_queries([terms.corrected(text)])[0]
+        order, scores = self._rank(self._lexical, terms, query)
+        hits = [self._hit(int(i), float(scores[i]), text, terms, query) for i in order[:k]]
+        return hits, terms
+
+    def _rank(
+        self, lexical: LexicalIndex, terms: QueryTerms, query: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Passage ids best first (by ``self.mode``), and the score each passage shows."""
+        if query is None:  # "lexical"
+            scores = lexical.scores(terms)
+            return np.argsort(-scores, kind="stable"), scores
+        dense = self._dense_scores(query)
+        if self.mode == "dense":
+            return np.argsort(-dense, kind="stable"), dense
+        bm25 = lexical.scores(terms)
+        if self.mode == "rrf":
+            by_dense = np.argsort(-dense, kind="stable")[:RRF_DEPTH].tolist()
+            by_lexical = np.argsort(-bm25, kind="stable")[:RRF_DEPTH].tolist()
+            fused = fusion.reciprocal_rank_fusion([by_dense, by_lexical])
+            order = np.array(sorted(fused, key=lambda i: -fused[i]), dtype=np.int64)
+            return order, dense  # RRF values mean nothing across questions: show the cosine
+        scores = fusion.convex_fusion(dense, bm25)
+        return np.argsort(-scores, kind="stable"), scores
+
+    def _dense_scores(self, query: np.ndarray) -> np.ndarray:
+        """Cosine similarity of ``query`` to every passage, clipped to [0, 1].
+
+        Exact for the first ``DENSE_DEPTH`` passages the store returns; the rest get
+        the lowest score among those (an upper bound for them), which only matters
+        for corpora of more than ``DENSE_DEPTH`` passages.
+        """
+        n = len(self.passages)
+        depth = min(n, DENSE_DEPTH)
+        scores, ids = self._built.store.search(query[None, :], depth)
+        found = ids[0] >= 0
+        out = np.full(n, float(scores[0][found].min()) if found.any() else 0.0, dtype=np.float32)
+        out[ids[0][found]] = scores[0][found]
+        return np.clip(out, 0.0, 1.0)
+
+    def _hit(self, index: int, score: float, question: str, terms: QueryTerms,
+             query: np.ndarray | None) -> Hit:
         passage = self.passages[index]
+        texts = [passage.text[s.start - passage.start : s.end - passage.start]
+                 for s in passage.sentences]
         rows = self._built.sentence_rows
-        sentences = passage.sentences
-        choice = 0
-        if rows[index + 1] > rows[index]:
-            choice = answering.best_sentence(query, self._built.sentence_vectors[rows[index] : rows[index + 1]])
-        sentence = sentences[choice]
-        start, end = sentence.start - passage.start, sentence.end - passage.start
+        dense = None
+        if query is not None and rows[index + 1] > rows[index]:
+            dense = self._built.sentence_vectors[rows[index] : rows[index + 1]] @ query
+        elif query is not None:
+            dense = np.zeros(len(texts))  # one sentence: nothing to choose between
+        lexical = None
+        if self.mode != "dense" and self._lexical is not None:
+            lexical = [self._lexical.coverage(terms, t) for t in texts]
+        choice = answering.choose_sentence(question, texts, dense, lexical) if texts else 0
+        sentence = passage.sentences[choice] if passage.sentences else None
+        start, end = ((sentence.start - passage.start, sentence.end - passage.start)
+                      if sentence else (0, len(passage.text)))
         return Hit(
             text=passage.text, score=min(max(score, 0.0), 1.0), source=passage.source,
             title=passage.title, start=passage.start, end=passage.end,
@@ -214,6 +314,12 @@ def _build_lock(folder: Path) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def _check_mode(mode: object) -> str:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+    return str(mode)
 
 
 def _check_k(k: object) -> int:

@@ -1,0 +1,154 @@
+"""Answer quality on the shipped question set, with the real model and the real article.
+
+The floors sit a little below what ``qa eval`` measures (README, "Quality"), so that a
+real regression fails here while the noise of one question does not.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import CORPUS, ROOT
+
+from qa.cli import main
+from qa.evaluation import Metrics, load_questions, report, run
+from qa.retriever import MODES
+
+pytestmark = pytest.mark.slow
+
+QUESTIONS = ROOT / "tests" / "questions.jsonl"
+
+# split -> metric -> floor (ceilings for wrong_abstention and average_chars).
+FLOORS = {
+    "dev": {"hit_at_1": 0.78, "mrr_at_5": 0.83, "sentence_accuracy": 0.78, "abstain_recall": 0.55},
+    "heldout": {
+        "hit_at_1": 0.72,
+        "mrr_at_5": 0.80,
+        "sentence_accuracy": 0.70,
+        "abstain_recall": 0.40,
+    },
+    "all": {"hit_at_1": 0.76, "mrr_at_5": 0.82, "sentence_accuracy": 0.74, "abstain_recall": 0.48},
+}
+MAX_WRONG_ABSTENTION = 0.03
+MAX_AVERAGE_CHARS = 400
+
+
+@pytest.fixture(scope="module")
+def rows(real_retriever) -> dict[tuple[str, str], Metrics]:
+    outcomes = run(real_retriever, load_questions(QUESTIONS), MODES)
+    return {(row.split, row.mode): row for row in report(outcomes)}
+
+
+@pytest.mark.parametrize("split", ["dev", "heldout", "all"])
+def test_quality_floor_of_the_shipped_default(rows, split):
+    row = rows[(split, "hybrid")]
+    for metric, floor in FLOORS[split].items():
+        assert getattr(row, metric) >= floor, (
+            f"{split} {metric} {getattr(row, metric):.3f} < {floor}"
+        )
+    assert row.wrong_abstention <= MAX_WRONG_ABSTENTION
+    assert row.abstain_precision == 1.0
+    assert row.average_chars <= MAX_AVERAGE_CHARS
+
+
+@pytest.mark.parametrize("ablation", [m for m in MODES if m != "hybrid"])
+def test_shipped_default_beats_each_ablation(rows, ablation):
+    ours, theirs = rows[("all", "hybrid")], rows[("all", ablation)]
+    assert ours.mrr_at_5 > theirs.mrr_at_5
+    assert ours.hit_at_1 >= theirs.hit_at_1
+    assert ours.sentence_accuracy >= theirs.sentence_accuracy
+    # Abstaining well: right on unanswerable questions, and not on answerable ones.
+    assert (ours.abstain_recall - ours.wrong_abstention) > (
+        theirs.abstain_recall - theirs.wrong_abstention
+    )
+
+
+def test_absent_names_are_named(real_retriever):
+    result = real_retriever.ask("How many troops does Britain have in Estonia?")
+    assert not result.found
+    assert result.message == "The article does not mention Britain or Estonia."
+    assert result.passages  # the closest passages are still there, shown as not an answer
+
+
+def test_an_absent_specific_about_a_present_name_is_not_found(real_retriever):
+    result = real_retriever.ask("What is the GDP of Niger?")
+    assert not result.found
+    assert result.message == "The article does not mention GDP."
+
+
+def test_an_unrelated_question_is_not_found(real_retriever):
+    assert not real_retriever.ask("What was the score of the football match last night?").found
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("How many troops does the UN have in Mali?", "about 12,000 troops"),
+        ("how many troops does the un have in mali", "about 12,000 troops"),
+        ("how many troops does minusma have", "about 12,000 troops"),
+        ("How many French soldiers are in the Sahel?", "4,300 French soldiers"),
+        ("how many soliders died in mali", "48 of them died in Mali"),
+        ("takuba misson members", "14 European nations"),
+    ],
+)
+def test_answer_sentence_is_marked(real_retriever, question, answer):
+    result = real_retriever.ask(question)
+    assert result.found
+    assert answer in result.passages[0].answer
+
+
+@pytest.mark.parametrize(
+    ("question", "passage_holds"),
+    [
+        ("peacekepers", "peacekeeping"),
+        ("Macrons speech", "Macron"),
+        ("4,300", "4,300"),
+        ("Takuba", "Takuba"),
+        ("MINUSMA", "MINUSMA"),
+    ],
+)
+def test_typos_names_and_numbers_find_their_passage(real_retriever, question, passage_holds):
+    hit = real_retriever.search(question, k=1)[0]
+    assert passage_holds in hit.text
+
+
+def test_scores_are_in_unit_range_and_ordered(real_retriever):
+    for question in ("Why is France leaving Mali?", "Who won the World Cup?", "takuba"):
+        hits = real_retriever.search(question, k=5)
+        scores = [h.score for h in hits]
+        assert all(0.0 <= s <= 1.0 for s in scores)
+        assert scores == sorted(scores, reverse=True)
+
+
+def test_qa_eval_prints_the_table(tmp_path, capsys):
+    questions = tmp_path / "mine.jsonl"
+    questions.write_text(
+        json.dumps({"question": "Who is the spokesman for MINUSMA?", "answers": ["Salgado"]})
+        + "\n"
+        + json.dumps({"question": "Who won the World Cup?", "answers": []})
+        + "\n",
+        encoding="utf-8",
+    )
+    code = main(
+        [
+            "-q",
+            "eval",
+            str(questions),
+            "--modes",
+            "hybrid,lexical",
+            "--corpus",
+            str(CORPUS),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "| split | mode" in out and "MRR@5" in out and "p50 ms" in out
+    assert "| all   | hybrid  |   1 |     1 | 1.000 |" in out
+
+
+def test_qa_eval_rejects_an_unknown_mode(capsys):
+    assert main(["eval", str(QUESTIONS), "--modes", "hybrid,bogus"]) == 2
+    assert "unknown mode 'bogus'" in capsys.readouterr().err
