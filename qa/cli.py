@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -21,20 +22,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qa`` console script and ``python -m qa``."""
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     for noisy in ("faiss", "sentence_transformers", "httpx", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
     try:
         return int(args.run(args))
     except (CorpusError, ModelError, ValueError) as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            "qa: interrupted. The index on disk is unchanged and the documents embedded "
+            "so far are kept: run the same command again to resume.",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qa", description="Answer questions about news articles by quoting them.")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    parser = argparse.ArgumentParser(
+        prog="qa", description="Answer questions about news articles by quoting them."
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="only warnings and errors on stderr"
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     ask = commands.add_parser("ask", help="print the passages that answer a question")
@@ -45,30 +64,65 @@ def _parser() -> argparse.ArgumentParser:
     ask.set_defaults(run=_ask)
 
     build = commands.add_parser("build", help="build (or check) the index of a corpus")
-    build.add_argument("corpus_dir", nargs="?", type=Path, help="corpus folder (default: QA_CORPUS or ./corpus)")
-    build.add_argument("--rebuild", action="store_true", help="rebuild even if the cache is up to date")
+    build.add_argument(
+        "corpus_dir", nargs="?", type=Path, help="corpus folder (default: QA_CORPUS or ./corpus)"
+    )
+    build.add_argument(
+        "--rebuild", action="store_true", help="rebuild even if the cache is up to date"
+    )
+    build.add_argument(
+        "--index-kind",
+        choices=("auto", "flat", "ivf", "hnsw"),
+        help="exact (flat) or approximate (ivf, hnsw) search; default QA_INDEX_KIND "
+        "or auto: flat up to 50,000 passages, ivf above",
+    )
     _common(build)
     build.set_defaults(run=_build)
     return parser
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--corpus", type=Path, help="corpus folder (default: QA_CORPUS or ./corpus)")
-    parser.add_argument("--model", help="sentence-transformers model name or path (default: QA_MODEL or bundled all-MiniLM-L6-v2)")
-    parser.add_argument("--cache-dir", type=Path, help="index cache folder (default: QA_CACHE_DIR or ~/.cache/qa)")
+    parser.add_argument(
+        "--corpus", type=Path, help="corpus folder (default: QA_CORPUS or ./corpus)"
+    )
+    parser.add_argument(
+        "--model",
+        help="sentence-transformers model name or path "
+        "(default: QA_MODEL or bundled all-MiniLM-L6-v2)",
+    )
+    parser.add_argument(
+        "--cache-dir", type=Path, help="index cache folder (default: QA_CACHE_DIR or ~/.cache/qa)"
+    )
 
 
-def _retriever(args: argparse.Namespace, corpus: Path | None = None, rebuild: bool = False) -> Retriever:
-    return Retriever.from_corpus(corpus or args.corpus or default_corpus(), model=args.model,
-                                 cache_dir=args.cache_dir, rebuild=rebuild)
+def _retriever(
+    args: argparse.Namespace, corpus: Path | None = None, rebuild: bool = False
+) -> Retriever:
+    return Retriever.from_corpus(
+        corpus or args.corpus or default_corpus(),
+        model=args.model,
+        cache_dir=args.cache_dir,
+        rebuild=rebuild,
+        index_kind=getattr(args, "index_kind", None),
+    )
 
 
 def _ask(args: argparse.Namespace) -> int:
     prepare_question(args.question)  # an empty question is an error before any loading
     result = _retriever(args).ask(args.question, k=args.k)
     if args.json:
-        print(json.dumps({"question": result.question, "found": result.found, "message": result.message,
-                          "passages": [h.to_dict() for h in result.passages]}, ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {
+                    "question": result.question,
+                    "found": result.found,
+                    "message": result.message,
+                    "passages": [h.to_dict() for h in result.passages],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return 0
     if not result.found:
         print(result.message)
@@ -80,11 +134,18 @@ def _ask(args: argparse.Namespace) -> int:
 def format_hit(rank: int, hit: Hit, *, color: bool = False) -> str:
     """A passage for the terminal: where it is from, then its text with the answer marked."""
     open_mark, close_mark = ("\033[1;4m", "\033[0m") if color else ("**", "**")
-    marked = (hit.text[: hit.answer_start] + open_mark + hit.answer + close_mark
-              + hit.text[hit.answer_end :])
-    return (f"[{rank}] {match_label(hit.score)} ({hit.score:.2f}) · {hit.source} · "
-            f"paragraph {hit.paragraph} of {hit.paragraphs} · characters {hit.start}-{hit.end}\n"
-            f"    {marked.replace(chr(10), chr(10) + '    ')}\n")
+    marked = (
+        hit.text[: hit.answer_start]
+        + open_mark
+        + hit.answer
+        + close_mark
+        + hit.text[hit.answer_end :]
+    )
+    return (
+        f"[{rank}] {match_label(hit.score)} ({hit.score:.2f}) · {hit.source} · "
+        f"paragraph {hit.paragraph} of {hit.paragraphs} · characters {hit.start}-{hit.end}\n"
+        f"    {marked.replace(chr(10), chr(10) + '    ')}\n"
+    )
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -92,6 +153,8 @@ def _build(args: argparse.Namespace) -> int:
     retriever = _retriever(args, args.corpus_dir, rebuild=args.rebuild)
     seconds = time.perf_counter() - began
     what = "Index up to date (loaded from cache)" if retriever.from_cache else "Built the index"
-    print(f"{what}: {len(retriever.documents)} documents, {len(retriever.passages)} passages, "
-          f"model {retriever.model_name}, in {seconds:.1f} s.\nCache: {retriever.cache_folder}")
+    print(
+        f"{what}: {len(retriever.documents)} documents, {len(retriever.passages)} passages, "
+        f"model {retriever.model_name}, in {seconds:.1f} s.\nCache: {retriever.cache_folder}"
+    )
     return 0
