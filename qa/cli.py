@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -32,11 +33,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for noisy in ("faiss", "sentence_transformers", "httpx", "filelock", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
     try:
         return int(args.run(args))
     except (CorpusError, ModelError, QuestionSetError, ValueError) as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            "qa: interrupted. The index on disk is unchanged and the documents embedded "
+            "so far are kept: run the same command again to resume.",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument(
         "--rebuild", action="store_true", help="rebuild even if the cache is up to date"
+    )
+    build.add_argument(
+        "--index-kind",
+        choices=("auto", "flat", "ivf", "hnsw"),
+        help="exact (flat) or approximate (ivf, hnsw) search; default QA_INDEX_KIND "
+        "or auto: flat up to 50,000 passages, ivf above",
     )
     _common(build)
     build.set_defaults(run=_build)
@@ -104,6 +123,7 @@ def _retriever(
         model=args.model,
         cache_dir=args.cache_dir,
         rebuild=rebuild,
+        index_kind=getattr(args, "index_kind", None),
     )
 
 

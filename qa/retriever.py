@@ -19,11 +19,22 @@ import numpy as np
 from filelock import FileLock
 
 from qa import answering, fusion
-from qa.cache import BuildSpec, BuiltIndex, CacheError, default_cache_dir, index_folder, load_index, save_index
-from qa.chunking import ChunkingConfig, chunk_corpus
+from qa.cache import (
+    BuildSpec,
+    BuiltIndex,
+    CacheError,
+    EmbeddingCache,
+    default_cache_dir,
+    embeddings_folder,
+    index_folder,
+    load_index,
+    remove_stale_temp_files,
+    save_index,
+)
+from qa.chunking import ChunkingConfig, chunk_document
 from qa.corpus import BoilerplateRules, load_corpus
 from qa.embedding import Embedder, SentenceTransformerEmbedder
-from qa.index import FaissStore, choose_index_kind
+from qa.index import FaissStore, check_index_request, choose_index
 from qa.lexical import LexicalIndex, QueryTerms
 from qa.types import Answer, Document, Hit, Passage
 
@@ -51,6 +62,11 @@ _MIN_SCORE = {
 DENSE_DEPTH = 1_000
 # How deep each ranking goes into reciprocal-rank fusion.
 RRF_DEPTH = 100
+# Documents are embedded in groups of about this many texts, and each group's vectors
+# are stored as soon as it is done: an interrupted build loses at most one group.
+EMBED_GROUP_TEXTS = 4096
+# A build that embeds more texts than this shows a progress bar (on stderr).
+PROGRESS_MIN_TEXTS = 1000
 
 
 def embedding_input(passage: Passage) -> str:
@@ -114,15 +130,23 @@ class Retriever:
         model: str | None = None,
         cache_dir: str | Path | None = None,
         chunking: ChunkingConfig | None = None,
-        index_kind: str = "auto",
+        index_kind: str | None = None,
         index_params: dict[str, Any] | None = None,
         embedder: Embedder | None = None,
         rebuild: bool = False,
     ) -> Retriever:
-        """Load the cached index for ``corpus`` or build it (see the README for defaults)."""
+        """Load the cached index for ``corpus`` or build it (see the README for defaults).
+
+        ``index_kind`` is ``"auto"`` (exact search up to 50,000 passages, IVF above),
+        ``"flat"``, ``"ivf"`` or ``"hnsw"``; default ``QA_INDEX_KIND``, else ``"auto"``.
+        ``index_params`` override that kind's defaults (see ``qa.index``). A build
+        reuses the vectors of every document it embedded before; ``rebuild=True``
+        embeds everything again.
+        """
         corpus_path = Path(corpus) if corpus is not None else default_corpus()
         chunking = chunking or ChunkingConfig()
-        choose_index_kind(index_kind, 0)  # reject a bad kind before any work
+        index_kind = index_kind or os.environ.get("QA_INDEX_KIND") or "auto"
+        check_index_request(index_kind, index_params)  # reject bad settings before any work
         rules = BoilerplateRules.load(corpus_path if corpus_path.is_dir() else corpus_path.parent)
         documents = load_corpus(corpus_path, rules)
         embedder = embedder or SentenceTransformerEmbedder(model)
@@ -143,12 +167,29 @@ class Retriever:
                 built = None if rebuild else _try_load(folder, spec, quiet=True)
                 from_cache = built is not None  # another process may have built it
                 if built is None:
-                    built = build_index(documents, embedder, chunking, index_kind, index_params)
+                    with contextlib.suppress(OSError):
+                        remove_stale_temp_files(folder)
+                    vectors = EmbeddingCache(embeddings_folder(folder), reuse=not rebuild)
+                    built = build_index(
+                        documents,
+                        embedder,
+                        chunking,
+                        index_kind,
+                        index_params,
+                        vector_cache=vectors,
+                    )
                     try:
                         save_index(folder, spec, built)
                     except OSError as exc:
-                        log.warning("Could not write the index cache to %s (%s); serving from "
-                                    "memory. Set QA_CACHE_DIR to a writable folder.", folder, exc)
+                        log.warning(
+                            "Could not write the index cache to %s (%s); serving from "
+                            "memory. Set QA_CACHE_DIR to a writable folder.",
+                            folder,
+                            exc,
+                        )
+                    else:
+                        with contextlib.suppress(OSError):
+                            vectors.prune()  # documents gone from the corpus
         return cls(documents, built, embedder, from_cache=from_cache, cache_folder=folder)
 
     def search(self, question: str, k: int = 3) -> list[Hit]:
@@ -255,10 +296,17 @@ class Retriever:
         start, end = ((sentence.start - passage.start, sentence.end - passage.start)
                       if sentence else (0, len(passage.text)))
         return Hit(
-            text=passage.text, score=min(max(score, 0.0), 1.0), source=passage.source,
-            title=passage.title, start=passage.start, end=passage.end,
-            answer=passage.text[start:end], answer_start=start, answer_end=end,
-            paragraph=passage.paragraph, paragraphs=passage.paragraphs,
+            text=passage.text,
+            score=min(max(score, 0.0), 1.0),
+            source=passage.source,
+            title=passage.title,
+            start=passage.start,
+            end=passage.end,
+            answer=passage.text[start:end],
+            answer_start=start,
+            answer_end=end,
+            paragraph=passage.paragraph,
+            paragraphs=passage.paragraphs,
         )
 
     def __repr__(self) -> str:
@@ -271,21 +319,126 @@ def build_index(
     chunking: ChunkingConfig,
     index_kind: str = "auto",
     index_params: dict[str, Any] | None = None,
+    *,
+    vector_cache: EmbeddingCache | None = None,
+    progress: bool | None = None,
 ) -> BuiltIndex:
-    """Chunk and embed ``documents`` into a fresh in-memory index."""
-    passages = chunk_corpus(documents, chunking)
-    log.info("Embedding %d passages from %d documents", len(passages), len(documents))
-    vectors = embedder.encode_documents([embedding_input(p) for p in passages],
-                                        progress=len(passages) > 1000)
-    store = FaissStore(vectors.shape[1], choose_index_kind(index_kind, len(passages)), **(index_params or {}))
-    store.add(vectors)
-    texts = [passage.text[s.start - passage.start : s.end - passage.start]
-             for passage in passages if len(passage.sentences) > 1 for s in passage.sentences]
+    """Chunk and embed ``documents`` into a fresh in-memory index.
+
+    Each document's vectors come from ``vector_cache`` when it holds them (same
+    content, model, settings); the other documents are embedded in groups, each
+    group stored as soon as it is done, so an interrupted build keeps its work and the
+    next one resumes. ``progress`` shows a bar on stderr (default: for large builds).
+    """
+    vector_cache = vector_cache or EmbeddingCache(None)
+    plans = [_DocumentPlan.of(d, chunking, embedder.fingerprint, vector_cache) for d in documents]
+    todo = [p for p in plans if p.vectors is None and p.texts]
+    total = sum(len(p.texts) for p in todo)
+    log.info(
+        "Embedding %d texts (passages and their sentences) from %d of %d documents; "
+        "reusing the vectors of the other %d.",
+        total,
+        len(todo),
+        len(plans),
+        len(plans) - len(todo),
+    )
+    _embed(todo, embedder, vector_cache, total, progress)
+    known = [p.vectors for p in plans if p.vectors is not None]
+    dimension = known[0].shape[1] if known else embedder.dimension
+    passages = [p for plan in plans for p in plan.passages]
+    empty = np.zeros((0, dimension), dtype=np.float32)
+    vectors = np.concatenate(
+        [empty] + [p.vectors[: len(p.passages)] for p in plans if p.vectors is not None]
+    )
+    sentence_vectors = np.concatenate(
+        [empty] + [p.vectors[len(p.passages) :] for p in plans if p.vectors is not None]
+    )
     counts = [len(p.sentences) if len(p.sentences) > 1 else 0 for p in passages]
     rows = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    sentence_vectors = (embedder.encode_documents(texts, progress=len(texts) > 1000) if texts
-                        else np.zeros((0, vectors.shape[1]), dtype=np.float32))
-    return BuiltIndex(passages, store, sentence_vectors, rows)
+    choice = choose_index(len(passages), index_kind, index_params)
+    log.info("Indexing %d passages: %s index (%s)", len(passages), choice.kind, choice.reason)
+    store = FaissStore(dimension, choice.kind, **choice.params)
+    store.add(vectors)
+    return BuiltIndex(passages, store, sentence_vectors, rows, choice.reason)
+
+
+class _DocumentPlan:
+    """One document's passages, the texts embedded for it (its passages, then the
+    sentences of its multi-sentence passages), and their vectors once known."""
+
+    def __init__(self, passages: list[Passage], texts: list[str], key: str):
+        self.passages = passages
+        self.texts = texts
+        self.key = key
+        self.vectors: np.ndarray | None = None
+
+    @classmethod
+    def of(
+        cls, document: Document, chunking: ChunkingConfig, fingerprint: str, cache: EmbeddingCache
+    ) -> _DocumentPlan:
+        passages = chunk_document(document, chunking)
+        texts = [embedding_input(p) for p in passages] + [
+            p.text[s.start - p.start : s.end - p.start]
+            for p in passages
+            if len(p.sentences) > 1
+            for s in p.sentences
+        ]
+        # The passage count is part of the key: it says where passages end and sentences begin.
+        key = cache.key(
+            document.content_hash, [str(len(passages)), *texts], fingerprint, EMBEDDING_INPUT
+        )
+        plan = cls(passages, texts, key)
+        if texts:
+            plan.vectors = cache.get(key, len(texts))
+        return plan
+
+
+def _embed(
+    plans: list[_DocumentPlan],
+    embedder: Embedder,
+    cache: EmbeddingCache,
+    total: int,
+    progress: bool | None,
+) -> None:
+    """Embed the texts of ``plans`` in groups of whole documents, storing each group."""
+    from tqdm import tqdm
+
+    show = total > PROGRESS_MIN_TEXTS if progress is None else progress
+    done = 0
+    with tqdm(total=total, desc="Embedding", unit="text", disable=not show, leave=False) as bar:
+        try:
+            for group in _groups(plans, EMBED_GROUP_TEXTS):
+                texts = [t for plan in group for t in plan.texts]
+                vectors = embedder.encode_documents(texts)
+                at = 0
+                for plan in group:
+                    plan.vectors = vectors[at : at + len(plan.texts)]
+                    at += len(plan.texts)
+                    cache.put(plan.key, plan.vectors)
+                done += len(group)
+                bar.update(len(texts))
+        except KeyboardInterrupt:
+            log.warning(
+                "Build interrupted: the vectors of %d of %d documents to embed are "
+                "stored; run again to resume from there.",
+                done,
+                len(plans),
+            )
+            raise
+
+
+def _groups(plans: list[_DocumentPlan], size: int) -> Iterator[list[_DocumentPlan]]:
+    """Consecutive runs of whole documents holding at least ``size`` texts (the last less)."""
+    group: list[_DocumentPlan] = []
+    count = 0
+    for plan in plans:
+        group.append(plan)
+        count += len(plan.texts)
+        if count >= size:
+            yield group
+            group, count = [], 0
+    if group:
+        yield group
 
 
 def _try_load(folder: Path, spec: BuildSpec, quiet: bool = False) -> BuiltIndex | None:

@@ -37,6 +37,6 @@ def test_python_quick_start_runs(monkeypatch, tmp_path, capsys):
     # what the README's comments promise
     assert "4,300 French soldiers" in hit.answer and hit.answer in hit.text
     assert 0.0 <= hit.score <= 1.0
-    assert result.found is False and "does not say" in result.message
+    assert result.found is False and "The article does not" in result.message
     assert f"{result.found} {result.message}" in out
     assert qa.api._default is not None and qa.api._default.cache_folder.parent == tmp_path
