@@ -156,7 +156,6 @@ def test_world_cup_is_not_in_the_article(real_retriever):
     answer = real_retriever.ask("Who won the World Cup?")
     assert answer.found is False
     assert answer.message == "The article does not mention World Cup."
-    assert "France, allies to begin military withdrawal from Mali" in answer.message
     assert answer.passages  # the closest passages, labelled as not an answer
 
 
