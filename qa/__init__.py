@@ -1,9 +1,9 @@
 """qa: answer questions about news articles by quoting them.
 
-    import qa
-    retriever = qa.Retriever.from_corpus("corpus")
-    hits = retriever.search("How many French soldiers are in the Sahel?", k=3)
-    answer = retriever.ask("Who won the World Cup?")   # answer.found is False
+import qa
+retriever = qa.Retriever.from_corpus("corpus")
+hits = retriever.search("How many French soldiers are in the Sahel?", k=3)
+answer = retriever.ask("Who won the World Cup?")   # answer.found is False
 """
 
 from qa.api import ask, search

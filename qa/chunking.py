@@ -63,9 +63,9 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
         if match.group(1).startswith(".") and _is_abbreviation(text, sentence_start, match.start()):
             continue
         following = text[match.end() : match.end() + 1]
-        if following and not (following.isupper() or following.isdigit() or following in "\"'“‘(["):
-            if match.group(1) not in "。！？" and not following.isupper():
-                continue
+        starts_sentence = following.isupper() or following.isdigit() or following in "\"'“‘(["
+        if following and not starts_sentence and match.group(1) not in "。！？":
+            continue  # "e.g. this", "3.5 million": no capital after it, not an end
         cut = match.end(2)
         spans.extend(_trimmed(text, sentence_start, cut))
         sentence_start = match.end()
@@ -143,8 +143,7 @@ def _pack(text: str, sentences: list[Span], config: ChunkingConfig) -> Iterable[
     group: list[Span] = []
     for sentence in sentences:
         if group and (
-            sentence.end - group[0].start > config.max_chars
-            or len(group) >= config.max_sentences
+            sentence.end - group[0].start > config.max_chars or len(group) >= config.max_sentences
         ):
             yield group
             group = []
@@ -157,7 +156,9 @@ def _context(document: Document, start: int, previous: list[Span] | None) -> str
     """What is embedded before a passage but not shown: its heading and, when the
     passage leans on it, the sentence just before."""
     parts = []
-    heading = max((h for h in document.headings if h.end <= start), default=None, key=lambda h: h.start)
+    heading = max(
+        (h for h in document.headings if h.end <= start), default=None, key=lambda h: h.start
+    )
     if heading is not None:
         parts.append(document.text[heading.start : heading.end].strip().lstrip("#").strip())
     opening = document.text[start : start + 40]
@@ -167,6 +168,8 @@ def _context(document: Document, start: int, previous: list[Span] | None) -> str
     return " ".join(parts)
 
 
-def chunk_corpus(documents: Iterable[Document], config: ChunkingConfig | None = None) -> list[Passage]:
+def chunk_corpus(
+    documents: Iterable[Document], config: ChunkingConfig | None = None
+) -> list[Passage]:
     """All passages of all documents, document by document."""
     return [p for document in documents for p in chunk_document(document, config)]

@@ -117,9 +117,7 @@ def load_corpus(path: str | Path, rules: BoilerplateRules | None = None) -> list
                 "boilerplate. Add the article's paragraphs (full sentences) or remove the file."
             )
         if document.content_hash in seen:
-            log.warning(
-                "Skipping %s: same content as %s.", source, seen[document.content_hash]
-            )
+            log.warning("Skipping %s: same content as %s.", source, seen[document.content_hash])
             continue
         seen[document.content_hash] = source
         documents.append(document)
@@ -132,7 +130,9 @@ def max_document_mb() -> float:
     try:
         return float(raw) if raw else DEFAULT_MAX_DOCUMENT_MB
     except ValueError:
-        raise CorpusError(f"QA_MAX_DOCUMENT_MB must be a number of megabytes, got {raw!r}") from None
+        raise CorpusError(
+            f"QA_MAX_DOCUMENT_MB must be a number of megabytes, got {raw!r}"
+        ) from None
 
 
 def _within_size_limit(file: Path) -> bool:
@@ -141,7 +141,10 @@ def _within_size_limit(file: Path) -> bool:
         return True
     log.warning(
         "Skipping %s: %.1f MB is over the %g MB limit for one document. Split it into "
-        "articles, or raise QA_MAX_DOCUMENT_MB.", file, size_mb, max_document_mb()
+        "articles, or raise QA_MAX_DOCUMENT_MB.",
+        file,
+        size_mb,
+        max_document_mb(),
     )
     return False
 

@@ -40,7 +40,9 @@ class Document:
     headings: tuple[Span, ...] = ()
 
     def __repr__(self) -> str:
-        return f"Document(source={self.source!r}, title={_short(self.title)}, chars={len(self.text)})"
+        return (
+            f"Document(source={self.source!r}, title={_short(self.title)}, chars={len(self.text)})"
+        )
 
 
 @dataclass(frozen=True, repr=False)
