@@ -108,6 +108,7 @@ class SentenceTransformerEmbedder:
         self._device = device
         self._lock = threading.Lock()
         self._model: SentenceTransformer | None = None
+        self._plain: bool | None = None  # see _plain_model
         if requested in BUNDLED_MODEL_ALIASES:
             self._name = DEFAULT_MODEL
             self._path: str = str(bundled_model_path())
@@ -179,11 +180,47 @@ class SentenceTransformerEmbedder:
                 transformers_logging.enable_progress_bar()
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed questions. One question on a plain model (transformer, pooling,
+        normalisation; no query prompt) takes a single forward pass: ``encode`` sorts,
+        batches and converts around it, which costs about a millisecond per question."""
+        if len(texts) == 1 and self._plain_model():
+            return self._forward(texts)
         vectors = self.model.encode_query(
-            list(texts), batch_size=self._batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _plain_model(self) -> bool:
+        if self._plain is None:
+            model = self.model
+            kinds = [type(module).__name__ for module in model]
+            prompts = getattr(model, "prompts", None) or {}
+            self._plain = (
+                kinds[:2] == ["Transformer", "Pooling"]
+                and set(kinds[2:]) <= {"Normalize"}
+                and not prompts.get("query")
+                and getattr(model, "default_prompt_name", None) is None
+            )
+        return self._plain
+
+    def _forward(self, texts: Sequence[str]) -> np.ndarray:
+        """What ``encode_query`` computes for a plain model, without its bookkeeping."""
+        import torch
+
+        model = self.model
+        preprocess = getattr(model, "preprocess", None) or model.tokenize  # 5.x: tokenize
+        features = {
+            name: value.to(model.device) if isinstance(value, torch.Tensor) else value
+            for name, value in preprocess(list(texts)).items()
+        }
+        with torch.inference_mode():
+            vectors = model(features)["sentence_embedding"]
+            vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
+        return np.ascontiguousarray(vectors.float().cpu().numpy(), dtype=np.float32)
 
     def encode_documents(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         if not texts:

@@ -174,3 +174,28 @@ def test_unloadable_folder_is_a_model_error(tmp_path):
         ModelError, match=r"Could not load the sentence-transformers model .* folder"
     ):
         embedder.encode_queries(["hello"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text", TEXTS)
+def test_one_question_fast_path_equals_encode_query(offline, text):
+    """The single forward pass for one question gives sentence-transformers' own vector,
+    the 5,000-character question (cut to the model's 256 tokens) included."""
+    embedder, *_ = offline
+    assert embedder._plain_model()
+    expected = embedder.model.encode_query([text], normalize_embeddings=True)
+    np.testing.assert_allclose(embedder.encode_queries([text]), expected, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_model_with_a_query_prompt_keeps_encode_query(offline, monkeypatch):
+    """A prompt changes what is embedded, so such a model never takes the fast path."""
+    embedder, *_ = offline
+    prompted = SentenceTransformerEmbedder()
+    prompted._model = embedder.model
+    monkeypatch.setattr(embedder.model, "prompts", {"query": "query: "})
+    assert not prompted._plain_model()
+    expected = embedder.model.encode_query([TEXTS[0]], normalize_embeddings=True)
+    np.testing.assert_allclose(prompted.encode_queries([TEXTS[0]]), expected, atol=1e-5)
+    plain = embedder.model.encode([TEXTS[0]], normalize_embeddings=True)
+    assert not np.allclose(expected, plain, atol=1e-3)  # the prompt did change the vector

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from conftest import ARTICLE, FakeEmbedder
 
 import qa
 import qa.api
-from qa.retriever import MAX_K, Retriever, default_corpus
+from qa.retriever import MAX_K, Retriever, default_corpus, top_k
 
 TROOPS = "It currently has about 12,000 troops in the country, according to its website."
 FRENCH = (
@@ -193,3 +196,15 @@ def test_qa_search_shortcut_uses_qa_corpus(monkeypatch, tmp_path):
     assert hit.source == "bakery.txt"
     assert hit.answer == "The new bakery sells forty kinds of bread every morning."
     assert qa.ask("How many kinds of bread are sold?").found
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    scores=st.lists(st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.5, 0.9, 1.0]), min_size=1, max_size=60),
+    k=st.integers(min_value=1, max_value=70),
+)
+def test_top_k_is_the_head_of_a_stable_sort(scores, k):
+    """Partial selection gives exactly what a full stable sort would, ties included."""
+    values = np.array(scores, dtype=np.float32)
+    expected = np.argsort(-values, kind="stable")[:k]
+    np.testing.assert_array_equal(top_k(values, k)[:k], expected)
