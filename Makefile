@@ -31,12 +31,18 @@ test: install ## run the test suite (real model, real article)
 load: install ## load test: 50 concurrent API users x 20 questions against the app on loopback
 	$(PY) scripts/load_test.py --users 50 --questions 20
 
+bench: install ## benchmark: latency vs its floor, build rate, cold start, memory (FULL=1: 100k, 1M passages)
+	@# The large corpora are Debian's package descriptions; fetch apt's English index if missing.
+	@ls /var/lib/apt/lists/*Translation-en* >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] \
+		|| apt-get update -qq -o Acquire::Languages=en
+	$(PY) bench/run.py $(if $(FULL),--full)
+
 check: install ## lint, format check and type check
-	$(VENV)/bin/ruff check qa tests app.py
-	$(VENV)/bin/ruff format --check qa tests app.py
+	$(VENV)/bin/ruff check qa tests bench scripts app.py
+	$(VENV)/bin/ruff format --check qa tests bench scripts app.py
 	$(VENV)/bin/mypy qa
 
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis
 
-.PHONY: help install run test load check clean
+.PHONY: help install run test load bench check clean

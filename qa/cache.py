@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from qa.embedding import file_sha256
-from qa.index import PARAM_NAMES, FaissStore
+from qa.index import PARAM_NAMES, FaissStore, VectorStore
 from qa.types import Passage, Span
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ class BuiltIndex:
     """What a build produces and the cache stores."""
 
     passages: list[Passage]
-    store: FaissStore
+    store: VectorStore
     sentence_vectors: np.ndarray
     sentence_rows: np.ndarray
     chosen_by: str = ""  # why this index kind: shown in the manifest

@@ -95,7 +95,7 @@ def _trimmed(text: str, start: int, end: int) -> Iterator[Span]:
 def leans_on_previous(sentence: str) -> bool:
     """True when the sentence opens with a word that points back ("It", "They", "But")."""
     first = re.match(r"[\"'“‘(]*(\w+)", sentence)
-    return bool(first) and first.group(1).lower() in LEANING_WORDS
+    return first is not None and first.group(1).lower() in LEANING_WORDS
 
 
 def chunk_document(document: Document, config: ChunkingConfig | None = None) -> list[Passage]:

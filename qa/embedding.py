@@ -139,10 +139,13 @@ class SentenceTransformerEmbedder:
     @property
     def dimension(self) -> int:
         model = self.model
-        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        dimension = get_dim()
-        if dimension is None:
-            dimension = int(model.encode(["x"]).shape[1])
+        get_dim = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
+        dimension: int | None = get_dim()
+        if dimension is None:  # some models only know it once they have encoded
+            return int(model.encode(["x"]).shape[1])
         return int(dimension)
 
     @property
@@ -226,8 +229,11 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         vectors = self.model.encode_document(
-            list(texts), batch_size=self._batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=progress,
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 

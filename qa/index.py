@@ -46,7 +46,7 @@ class VectorStore(Protocol):
 
     kind: str
 
-    def add(self, vectors: np.ndarray) -> None: ...
+    def add(self, vectors: np.ndarray, progress: Callable[[int], None] | None = None) -> None: ...
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Scores and ids, each of shape (n_queries, k), best first; id -1 pads."""

@@ -34,7 +34,7 @@ from qa.cache import (
 from qa.chunking import ChunkingConfig, chunk_document
 from qa.corpus import BoilerplateRules, load_corpus
 from qa.embedding import Embedder, SentenceTransformerEmbedder
-from qa.index import FaissStore, check_index_request, choose_index
+from qa.index import FaissStore, VectorStore, check_index_request, choose_index
 from qa.lexical import LexicalIndex, QueryTerms
 from qa.types import Answer, Document, Hit, Passage
 
@@ -67,6 +67,8 @@ RRF_DEPTH = 100
 EMBED_GROUP_TEXTS = 4096
 # A build that embeds more texts than this shows a progress bar (on stderr).
 PROGRESS_MIN_TEXTS = 1000
+# Adding more vectors than this to the store shows a progress bar too.
+ADD_PROGRESS_MIN = 100_000
 
 
 def embedding_input(passage: Passage) -> str:
@@ -278,11 +280,13 @@ class Retriever:
         out[ids[0][found]] = scores[0][found]
         return np.clip(out, 0.0, 1.0)
 
-    def _hit(self, index: int, score: float, question: str, terms: QueryTerms,
-             query: np.ndarray | None) -> Hit:
+    def _hit(
+        self, index: int, score: float, question: str, terms: QueryTerms, query: np.ndarray | None
+    ) -> Hit:
         passage = self.passages[index]
-        texts = [passage.text[s.start - passage.start : s.end - passage.start]
-                 for s in passage.sentences]
+        texts = [
+            passage.text[s.start - passage.start : s.end - passage.start] for s in passage.sentences
+        ]
         rows = self._built.sentence_rows
         dense = None
         if query is not None and rows[index + 1] > rows[index]:
@@ -294,8 +298,11 @@ class Retriever:
             lexical = [self._lexical.coverage(terms, t) for t in texts]
         choice = answering.choose_sentence(question, texts, dense, lexical) if texts else 0
         sentence = passage.sentences[choice] if passage.sentences else None
-        start, end = ((sentence.start - passage.start, sentence.end - passage.start)
-                      if sentence else (0, len(passage.text)))
+        start, end = (
+            (sentence.start - passage.start, sentence.end - passage.start)
+            if sentence
+            else (0, len(passage.text))
+        )
         return Hit(
             text=passage.text,
             score=min(max(score, 0.0), 1.0),
@@ -373,7 +380,7 @@ def build_index(
     choice = choose_index(len(passages), index_kind, index_params)
     log.info("Indexing %d passages: %s index (%s)", len(passages), choice.kind, choice.reason)
     store = FaissStore(dimension, choice.kind, **choice.params)
-    store.add(vectors)
+    _add_vectors(store, vectors, progress)
     return BuiltIndex(passages, store, sentence_vectors, rows, choice.reason)
 
 
@@ -440,6 +447,18 @@ def _embed(
                 len(plans),
             )
             raise
+
+
+def _add_vectors(store: VectorStore, vectors: np.ndarray, progress: bool | None) -> None:
+    """Add to the store, with a bar when that takes long (training and assigning an
+    IVF index of a million passages takes a minute or more)."""
+    from tqdm import tqdm
+
+    show = len(vectors) > ADD_PROGRESS_MIN if progress is None else progress
+    with tqdm(
+        total=len(vectors), desc="Indexing", unit="passage", disable=not show, leave=False
+    ) as bar:
+        store.add(vectors, progress=bar.update)
 
 
 def _groups(plans: list[_DocumentPlan], size: int) -> Iterator[list[_DocumentPlan]]:

@@ -361,3 +361,20 @@ def test_qa_build_stopped_by_kill_leaves_the_last_index_whole(tmp_path):
         extra.unlink()
     again = subprocess.run(command, check=True, capture_output=True, text=True, timeout=300)
     assert "loaded from cache" in again.stdout
+
+
+def test_adding_many_vectors_shows_progress(capsys):
+    """Training and filling an IVF index of a million passages takes a minute: a bar
+    counts the passages added, in steps of the store's batch."""
+    from qa.index import ADD_BATCH, FaissStore
+    from qa.retriever import _add_vectors
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(ADD_BATCH + 10, 8)).astype(np.float32)
+    store = FaissStore(8, "flat")
+    _add_vectors(store, vectors, progress=True)
+    assert len(store) == ADD_BATCH + 10
+    err = capsys.readouterr().err
+    assert "Indexing" in err and f"/{ADD_BATCH + 10}" in err
+    _add_vectors(FaissStore(8, "flat"), vectors[:10], progress=None)  # small: no bar
+    assert "Indexing" not in capsys.readouterr().err

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ARTICLE, FakeEmbedder
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from conftest import ARTICLE, FakeEmbedder
 
 import qa
 import qa.api
@@ -26,7 +26,7 @@ FRENCH = (
 def fake_retriever(corpus_copy: Path, tmp_path: Path) -> Retriever:
     (corpus_copy / "notes.md").write_text(
         "# Café notes\n\n## 東京\n\nThe café in Tōkyō serves crème brûlée. "
-        "It opens at 9 a.m. every day.\n\nשלום: the sign is in Hebrew!\n",  # noqa: RUF001
+        "It opens at 9 a.m. every day.\n\nשלום: the sign is in Hebrew!\n",
         encoding="utf-8",
     )
     return Retriever.from_corpus(corpus_copy, cache_dir=tmp_path / "cache", embedder=FakeEmbedder())
