@@ -75,12 +75,6 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--rebuild", action="store_true", help="rebuild even if the cache is up to date"
     )
-    build.add_argument(
-        "--index-kind",
-        choices=("auto", "flat", "ivf", "hnsw"),
-        help="exact (flat) or approximate (ivf, hnsw) search; default QA_INDEX_KIND "
-        "or auto: flat up to 50,000 passages, ivf above",
-    )
     _common(build)
     build.set_defaults(run=_build)
 
@@ -113,6 +107,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cache-dir", type=Path, help="index cache folder (default: QA_CACHE_DIR or ~/.cache/qa)"
     )
+    # Every command takes it: an index built with one kind is rebuilt if asked for another.
+    parser.add_argument(
+        "--index-kind",
+        choices=("auto", "flat", "ivf", "hnsw"),
+        help="exact (flat) or approximate (ivf, hnsw) search; default QA_INDEX_KIND "
+        "or auto: flat up to 50,000 passages, ivf above",
+    )
 
 
 def _retriever(
@@ -123,7 +124,7 @@ def _retriever(
         model=args.model,
         cache_dir=args.cache_dir,
         rebuild=rebuild,
-        index_kind=getattr(args, "index_kind", None),
+        index_kind=args.index_kind,
     )
 
 

@@ -108,6 +108,19 @@ def test_build_then_up_to_date(tmp_path):
 
 
 @pytest.mark.slow
+def test_ask_uses_the_index_kind_the_build_chose(tmp_path):
+    """``--index-kind`` is taken by every command, so ``ask`` reuses what ``build`` made."""
+    built = run_qa("build", "--index-kind", "hnsw", cache=tmp_path)
+    assert built.returncode == 0, built.stderr
+    asked = run_qa("ask", QUESTION, "--index-kind", "hnsw", cache=tmp_path)
+    assert asked.returncode == 0, asked.stderr
+    assert "Building the index" not in asked.stderr
+    assert MARKED in asked.stdout
+    manifest = json.loads(next(tmp_path.glob("*/manifest.json")).read_text(encoding="utf-8"))
+    assert manifest["store"]["kind"] == "hnsw"
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [

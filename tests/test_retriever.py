@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ARTICLE, FakeEmbedder
+from conftest import ARTICLE, CORPUS, FakeEmbedder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -208,3 +208,33 @@ def test_top_k_is_the_head_of_a_stable_sort(scores, k):
     values = np.array(scores, dtype=np.float32)
     expected = np.argsort(-values, kind="stable")[:k]
     np.testing.assert_array_equal(top_k(values, k)[:k], expected)
+
+
+def test_the_query_path_reads_no_file_and_rebuilds_nothing(tmp_path, monkeypatch):
+    """Everything a question needs is made once, when the retriever loads: a question
+    opens no file and builds no BM25, chunks no document, tokenises no corpus."""
+    import builtins
+
+    import bm25s
+
+    from qa import lexical, retriever
+
+    r = Retriever.from_corpus(CORPUS, cache_dir=tmp_path, embedder=FakeEmbedder())
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("work on the query path that could be done once")
+
+    for target, name in [
+        (builtins, "open"),
+        (Path, "read_text"),
+        (Path, "read_bytes"),
+        (lexical.LexicalIndex, "__init__"),
+        (bm25s.BM25, "index"),
+        (retriever, "chunk_document"),
+        (retriever, "load_corpus"),
+        (retriever, "load_index"),
+    ]:
+        monkeypatch.setattr(target, name, refuse)
+    assert r.search("How many peacekepers does the UN have in Mali?", k=3)
+    assert r.ask("How many troops does the UN have in Mali?").passages
+    assert not r.ask("Who won the World Cup?").found

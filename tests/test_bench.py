@@ -1,0 +1,68 @@
+"""bench/: the benchmark runs and reports every number it promises (it asserts no speed)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import corpora  # noqa: E402
+
+RECORD = """Package: 2ping
+Description-md5: 2543c220a763445976d1348c5b593743
+Description-en: Ping utility to determine directional packet loss
+ 2ping is a bi-directional ping utility. It uses 3-way pings (akin to TCP SYN,
+ SYN/ACK, ACK) and after-the-fact state comparison.
+ .
+ This can be used to determine which direction packet loss occurs."""
+
+
+def test_a_description_record_becomes_an_article():
+    item = corpora._parse(RECORD)
+    assert item is not None
+    assert item.title == "Ping utility to determine directional packet loss"
+    assert item.body == (
+        "2ping is a bi-directional ping utility. It uses 3-way pings (akin to TCP SYN, "
+        "SYN/ACK, ACK) and after-the-fact state comparison.\n\n"
+        "This can be used to determine which direction packet loss occurs."
+    )
+    assert item.as_document().startswith(item.title + "\n\n2ping")
+    assert corpora._parse("Package: empty\nDescription-en: no body") is None
+
+
+@pytest.mark.slow
+def test_article_benchmark_writes_every_number(tmp_path):
+    out = tmp_path / "results"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "bench/run.py",
+            "--sizes",
+            "article",
+            "--no-cold-start",
+            "--work",
+            str(tmp_path / "work"),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads((out / "latest.json").read_text())["sizes"]["article"]
+    search, build = result["search"], result["build"]
+    for name in ("floor", "search", "ask"):
+        assert 0 < search[name]["p50_ms"] <= search[name]["p99_ms"]
+    assert search["search"]["p50_ratio"] > 0 and build["ratio"] > 0
+    assert build["passages"] > 5 and build["texts_embedded"] >= build["passages"]
+    assert result["peak_rss_mb"] > 100
+    assert "| article |" in run.stdout and "search p50 / floor" in run.stdout
