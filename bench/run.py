@@ -1,7 +1,7 @@
 """qa's benchmark: latency against its floor, build throughput, cold start, memory, scale.
 
     python bench/run.py            # the article and 1,000 documents (a few minutes)
-    python bench/run.py --full     # also 100,000 and 1,000,000 passages (about an hour)
+    python bench/run.py --full     # also 100,000 and 1,000,000 passages (about 40 minutes)
 
 Each corpus size runs in its own process, so its peak memory is its own; everything
 compared within a size is measured in that one process, interleaved where it can be,
