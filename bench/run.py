@@ -18,13 +18,11 @@ import os
 import platform
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,8 +34,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 import corpora  # noqa: E402
+import load_test  # noqa: E402
 
 SIZES = ("article", "docs1k", "passages100k", "passages1m")
 LARGE = ("passages100k", "passages1m")
@@ -375,32 +375,14 @@ def run_measured(command: list[str], env: dict[str, str]) -> tuple[float, float]
     return seconds, usage.ru_maxrss / 1024
 
 
-def app_to_serving(env: dict[str, str]) -> float:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**env, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+def app_to_serving(cache: Path) -> float:
+    """Seconds from starting app.py until it serves its page (started as ``make load`` does)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "app.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        while time.perf_counter() - start < 300:
-            if proc.poll() is not None:
-                raise SystemExit(f"app.py exited with code {proc.returncode} before serving")
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
-                return time.perf_counter() - start
-            except OSError:
-                time.sleep(0.05)
-        raise SystemExit("app.py did not serve within 300 s")
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    proc = load_test.start_app(load_test.free_port(), str(cache))
+    seconds = time.perf_counter() - start
+    proc.terminate()
+    proc.wait(30)
+    return seconds
 
 
 def bench_cold_start(work: Path, repeats: int = 3) -> dict[str, Any]:
@@ -416,7 +398,7 @@ def bench_cold_start(work: Path, repeats: int = 3) -> dict[str, Any]:
         for _ in range(repeats)
     ]
     asks = [run_measured(ask, env) for _ in range(repeats)]
-    apps = [app_to_serving(env) for _ in range(repeats)]
+    apps = [app_to_serving(work / "cache-cold") for _ in range(repeats)]
     bare = statistics.median(s for s, _ in imports)
     ask_s = statistics.median(s for s, _ in asks)
     app_s = statistics.median(apps)

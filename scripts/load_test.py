@@ -71,7 +71,7 @@ def start_app(port: int, cache: str) -> subprocess.Popen[bytes]:
             urllib.request.urlopen(url, timeout=2)
             return proc
         except OSError:
-            time.sleep(0.5)
+            time.sleep(0.05)  # fine-grained: `make bench` times the start with this
     proc.kill()
     raise SystemExit("app.py did not serve within 180 s")
 
