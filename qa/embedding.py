@@ -149,10 +149,6 @@ class SentenceTransformerEmbedder:
         return int(dimension)
 
     @property
-    def max_seq_length(self) -> int:
-        return int(self.model.max_seq_length)
-
-    @property
     def model(self) -> SentenceTransformer:
         """The loaded model, loaded on first use (importing torch takes seconds)."""
         with self._lock:
