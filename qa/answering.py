@@ -44,18 +44,30 @@ ANSWER_TYPE_BONUS = 0.15
 
 # C0/C1 controls, and zero-width spaces and BOMs that would make a blank look non-empty.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u200c\u2060\ufeff]")
+# Markup pasted around a question is not part of it: terminal colour codes, HTML
+# elements (a script or style element with its content), Markdown images and links
+# (kept: their text). Left in, "alert(1)" or a link's address would be read as
+# something the question asks about ("The article does not mention 1.").
+_MARKUP = (
+    (re.compile(r"\x1b\[[0-9;?]*[A-Za-z]"), ""),
+    (re.compile(r"<(script|style)\b[^>]*>.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL), " "),
+    (re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?>"), " "),
+    (re.compile(r"!?\[([^\[\]]*)\]\((?:[^()\s]|\([^()\s]*\))*\)"), r"\1"),
+)
 _SPACE = re.compile(r"\s+")
 
 
 def prepare_question(question: object) -> str:
     """The question as the model should see it, or ``ValueError`` if nothing is left.
 
-    Control characters and lone surrogates are dropped, whitespace collapsed, and the
-    text cut to ``MAX_QUESTION_CHARS``.
+    Markup (``_MARKUP``), control characters and lone surrogates are dropped,
+    whitespace collapsed, and the text cut to ``MAX_QUESTION_CHARS``.
     """
     if not isinstance(question, str):
         raise TypeError(f"question must be a string, got {type(question).__name__}")
     text = question[: MAX_QUESTION_CHARS * 4]  # bound the work below on huge inputs
+    for pattern, replacement in _MARKUP:
+        text = pattern.sub(replacement, text)
     text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates -> "?"
     text = unicodedata.normalize("NFC", _CONTROL.sub(" ", text))
     text = _SPACE.sub(" ", text).strip()[:MAX_QUESTION_CHARS].strip()

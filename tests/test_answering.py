@@ -130,3 +130,26 @@ def test_match_label_follows_the_thresholds():
     assert match_label(answering.GOOD_MATCH) == "good match"
     assert match_label(answering.MIN_ANSWER_SCORE) == "weak match"
     assert match_label(answering.MIN_ANSWER_SCORE - 0.01) == "no real match"
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("Who \x1b[1;31mleads\x1b[0m Mali?", "Who leads Mali?"),
+        ("<script>alert(1)</script>Who leads Mali?", "Who leads Mali?"),
+        ("<SCRIPT type='x'>alert(1)</script >Who leads Mali?", "Who leads Mali?"),
+        ("<b>Who</b> leads <i>Mali</i>?", "Who leads Mali ?"),
+        ("[Who leads Mali?](javascript:alert(1))", "Who leads Mali?"),
+        ("![a map](http://x/y.png) Where is Gao?", "a map Where is Gao?"),
+        # Not markup: kept as typed.
+        ("Is 3 < 4 and 5 > 2?", "Is 3 < 4 and 5 > 2?"),
+        ("What does [sic] mean (in 2022)?", "What does [sic] mean (in 2022)?"),
+    ],
+)
+def test_markup_around_a_question_is_dropped(raw, clean):
+    assert prepare_question(raw) == clean
+
+
+def test_a_question_of_markup_only_is_empty():
+    with pytest.raises(ValueError, match="question is empty"):
+        prepare_question("<script>alert(1)</script>")

@@ -30,6 +30,8 @@ ANSWERED_DESPITE_NOISE = {
     "HTML and script around it": f"<script>alert(1)</script><b>{Q}</b>",
     "Markdown image and link around it": f"![x](http://127.0.0.1/x.png) [{Q}](javascript:alert(1))",
     "zero-width and odd spaces": "How\u200b many\u00a0troops\u2003does the UN have in Mali?",
+    "an img tag with onerror": f'<img src=x onerror="alert(1)">{Q}',
+    "a style element": f"<style>p {{color: red}}</style>{Q}",
 }
 
 
@@ -38,8 +40,12 @@ ANSWERED_DESPITE_NOISE = {
     "question", ANSWERED_DESPITE_NOISE.values(), ids=ANSWERED_DESPITE_NOISE.keys()
 )
 def test_noisy_question_still_finds_the_answer(real_retriever, question):
+    """The noise is dropped before the question is read: it is answered, and nothing in
+    the markup ("alert(1)", a link's address) is taken for what it asks about."""
     hits = real_retriever.search(question, k=3)
     assert any("12,000 troops" in h.text for h in hits)
+    result = real_retriever.ask(question)
+    assert result.found, result.message
 
 
 ODD_BUT_VALID = {
