@@ -13,6 +13,7 @@ benchmarks report, tests check behaviour.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -101,8 +102,11 @@ def bare_query_vector(model: Any, question: str) -> np.ndarray:
     return vector.numpy()
 
 
-def bench_search(retriever: Any, questions: list[str], rounds: int) -> dict[str, Any]:
-    """``search`` and ``ask`` against the floor, interleaved question by question."""
+def bench_search(
+    retriever: Any, questions: list[str], rounds: int, onnx: Any = None
+) -> dict[str, Any]:
+    """``search`` and ``ask`` against the floor, interleaved question by question; and
+    ``search`` by ``onnx``, the same retriever with the ONNX encoder, when given."""
     model = retriever._embedder.inner.model
     index = retriever._built.store._index  # the FAISS index over the same vectors
 
@@ -113,18 +117,26 @@ def bench_search(retriever: Any, questions: list[str], rounds: int) -> dict[str,
         floor(question)
         retriever.search(question, k=3)
         retriever.ask(question, k=3)
-    floor_s, search_s, ask_s = [], [], []
+        if onnx is not None:
+            onnx.search(question, k=3)
+    floor_s, search_s, ask_s, onnx_s = [], [], [], []
     for _ in range(rounds):
         for question in questions:
             floor_s.append(timed(lambda q=question: floor(q))[0])
             search_s.append(timed(lambda q=question: retriever.search(q, k=3))[0])
             ask_s.append(timed(lambda q=question: retriever.ask(q, k=3))[0])
+            if onnx is not None:
+                onnx_s.append(timed(lambda q=question: onnx.search(q, k=3))[0])
     out = {
         "floor": percentiles(floor_s),
         "search": percentiles(search_s),
         "ask": percentiles(ask_s),
     }
-    for name in ("search", "ask"):
+    names = ["search", "ask"]
+    if onnx_s:
+        out["onnx_search"] = percentiles(onnx_s)
+        names.append("onnx_search")
+    for name in names:
         for p in ("p50_ms", "p99_ms"):
             out[name][p.replace("_ms", "_ratio")] = round(out[name][p] / out["floor"][p], 3)
     out["serial_queries_per_s"] = round(len(search_s) / sum(search_s), 1)
@@ -235,6 +247,7 @@ def bench_incremental(
 
 
 def worker(size: str, work: Path) -> dict[str, Any]:
+    import qa
     from qa.embedding import SentenceTransformerEmbedder
 
     if size == "passages1m":
@@ -249,7 +262,10 @@ def worker(size: str, work: Path) -> dict[str, Any]:
             json.loads(line)["question"] for line in (ROOT / "tests/questions.jsonl").open()
         ]
         retriever, result["build"] = bench_build(corpus, cache, embedder, None, repeats=7)
-        result["search"] = bench_search(retriever, questions, rounds=5)
+        onnx = None
+        if importlib.util.find_spec("onnxruntime"):  # the optional encoder: same index
+            onnx = qa.Retriever.from_corpus(corpus, cache_dir=cache, encoder="onnx")
+        result["search"] = bench_search(retriever, questions, rounds=5, onnx=onnx)
     elif size == "docs1k":
         items = list(corpora.descriptions())
         chosen = [d for d in items[:: len(items) // 1200] if passage_count(d)][:1000]
@@ -398,6 +414,15 @@ def bench_cold_start(work: Path, repeats: int = 3) -> dict[str, Any]:
         for _ in range(repeats)
     ]
     asks = [run_measured(ask, env) for _ in range(repeats)]
+    onnx: dict[str, Any] = {}
+    if importlib.util.find_spec("onnxruntime"):
+        onnx_env = {**env, "QA_ENCODER": "onnx"}
+        run_measured(ask, onnx_env)  # exports the graph once
+        runs = [run_measured(ask, onnx_env) for _ in range(repeats)]
+        onnx = {
+            "qa_ask_onnx_s": round(statistics.median(s for s, _ in runs), 2),
+            "qa_ask_onnx_peak_rss_mb": round(max(m for _, m in runs), 1),
+        }
     apps = [app_to_serving(work / "cache-cold") for _ in range(repeats)]
     bare = statistics.median(s for s, _ in imports)
     ask_s = statistics.median(s for s, _ in asks)
@@ -409,6 +434,7 @@ def bench_cold_start(work: Path, repeats: int = 3) -> dict[str, Any]:
         "qa_ask_peak_rss_mb": round(max(m for _, m in asks), 1),
         "app_to_serving_s": round(app_s, 2),
         "app_ratio": round(app_s / bare, 2),
+        **onnx,
         "repeats": repeats,
     }
 
@@ -459,12 +485,26 @@ def table(results: dict[str, Any]) -> str:
             f"1,000 documents, incremental: {steps}; equals full rebuild: "
             f"{d['equals_full_rebuild']}; deleted document found: {d['deleted_document_found']}"
         )
+    article = results["sizes"].get("article", {}).get("search", {})
+    if "onnx_search" in article:
+        o, f = article["onnx_search"], article["floor"]
+        lines.append(
+            f"ONNX encoder, the article: search p50 {o['p50_ms']:.2f} ms, p99 "
+            f"{o['p99_ms']:.2f} ms ({o['p50_ratio']:.2f}x the PyTorch floor of "
+            f"{f['p50_ms']:.2f} ms)"
+        )
     if c := results.get("cold_start"):
         lines.append(
             f"Cold start, warm cache: bare import {c['bare_import_s']:.2f} s; "
             f"qa ask {c['qa_ask_s']:.2f} s ({c['qa_ask_ratio']:.2f}x, "
             f"peak {c['qa_ask_peak_rss_mb']:.0f} MB); "
             f"app to serving {c['app_to_serving_s']:.2f} s ({c['app_ratio']:.2f}x)"
+            + (
+                f"; qa ask with the ONNX encoder {c['qa_ask_onnx_s']:.2f} s "
+                f"(peak {c['qa_ask_onnx_peak_rss_mb']:.0f} MB)"
+                if "qa_ask_onnx_s" in c
+                else ""
+            )
         )
     return "\n\n".join(lines)
 

@@ -107,6 +107,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cache-dir", type=Path, help="index cache folder (default: QA_CACHE_DIR or ~/.cache/qa)"
     )
+    parser.add_argument(
+        "--encoder",
+        choices=("torch", "onnx"),
+        help="run the model with PyTorch or ONNX Runtime (same vectors, faster; "
+        "pip install 'qa[onnx]'); default QA_ENCODER or torch",
+    )
     # Every command takes it: an index built with one kind is rebuilt if asked for another.
     parser.add_argument(
         "--index-kind",
@@ -125,6 +131,7 @@ def _retriever(
         cache_dir=args.cache_dir,
         rebuild=rebuild,
         index_kind=args.index_kind,
+        encoder=args.encoder,
     )
 
 

@@ -87,6 +87,28 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+ENCODERS = ("torch", "onnx")
+
+
+def make_embedder(
+    model: str | None = None, encoder: str | None = None, cache_dir: Path | None = None
+) -> Embedder:
+    """The embedder for ``model`` run by ``encoder``: the argument, else ``QA_ENCODER``,
+    else ``"torch"`` (sentence-transformers). ``"onnx"`` gives the same vectors
+    faster (see ``qa.onnx_embedding``), its exported graph kept in ``cache_dir``."""
+    encoder = encoder or os.environ.get("QA_ENCODER") or "torch"
+    if encoder == "torch":
+        return SentenceTransformerEmbedder(model)
+    if encoder == "onnx":
+        from qa.onnx_embedding import OnnxEmbedder
+
+        return OnnxEmbedder(model, cache_dir=cache_dir)
+    raise ValueError(
+        f"encoder must be one of {', '.join(ENCODERS)}; got {encoder!r}. "
+        "Set it with encoder= or QA_ENCODER."
+    )
+
+
 def resolve_model(model: str | None = None) -> str:
     """The model to use: the argument, else ``QA_MODEL``, else the bundled default."""
     return model or os.environ.get("QA_MODEL") or DEFAULT_MODEL

@@ -33,7 +33,7 @@ from qa.cache import (
 )
 from qa.chunking import ChunkingConfig, chunk_document
 from qa.corpus import BoilerplateRules, load_corpus
-from qa.embedding import Embedder, SentenceTransformerEmbedder
+from qa.embedding import Embedder, make_embedder
 from qa.index import FaissStore, VectorStore, check_index_request, choose_index
 from qa.lexical import LexicalIndex, QueryTerms
 from qa.types import Answer, Document, Hit, Passage
@@ -135,6 +135,7 @@ class Retriever:
         index_kind: str | None = None,
         index_params: dict[str, Any] | None = None,
         embedder: Embedder | None = None,
+        encoder: str | None = None,
         rebuild: bool = False,
     ) -> Retriever:
         """Load the cached index for ``corpus`` or build it (see the README for defaults).
@@ -143,7 +144,9 @@ class Retriever:
         ``"flat"``, ``"ivf"`` or ``"hnsw"``; default ``QA_INDEX_KIND``, else ``"auto"``.
         ``index_params`` override that kind's defaults (see ``qa.index``). A build
         reuses the vectors of every document it embedded before; ``rebuild=True``
-        embeds everything again.
+        embeds everything again. ``encoder`` runs the model with ``"torch"`` (default,
+        or ``QA_ENCODER``) or ``"onnx"`` (same vectors, faster; ``pip install
+        "qa[onnx]"``).
         """
         corpus_path = Path(corpus) if corpus is not None else default_corpus()
         chunking = chunking or ChunkingConfig()
@@ -151,7 +154,8 @@ class Retriever:
         check_index_request(index_kind, index_params)  # reject bad settings before any work
         rules = BoilerplateRules.load(corpus_path if corpus_path.is_dir() else corpus_path.parent)
         documents = load_corpus(corpus_path, rules)
-        embedder = embedder or SentenceTransformerEmbedder(model)
+        root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+        embedder = embedder or make_embedder(model, encoder, root)
         spec = BuildSpec(
             documents={d.source: d.content_hash for d in documents},
             model={"name": embedder.name, "fingerprint": embedder.fingerprint},
@@ -160,7 +164,6 @@ class Retriever:
             embedding_input=EMBEDDING_INPUT,
             index={"kind": index_kind, **(index_params or {})},
         )
-        root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
         folder = index_folder(root, corpus_path)
         built = None if rebuild else _try_load(folder, spec)
         from_cache = built is not None

