@@ -159,6 +159,11 @@ class SentenceTransformerEmbedder:
         return self._fingerprint
 
     @property
+    def folder(self) -> Path | None:
+        """The model's local folder; None for a hub name (fetched by sentence-transformers)."""
+        return Path(self._path) if self._local else None
+
+    @property
     def dimension(self) -> int:
         model = self.model
         get_dim = (

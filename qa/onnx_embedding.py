@@ -53,12 +53,13 @@ class OnnxEmbedder:
 
     def __init__(self, model: str | None = None, *, cache_dir: str | Path | None = None):
         self._torch = SentenceTransformerEmbedder(model)  # finds and checks the weights
-        if not self._torch._local:
+        folder = self._torch.folder
+        if folder is None:
             raise ModelError(
                 f"The ONNX encoder needs the model in a local folder; {self._torch.name!r} "
                 "is a hub name. Use QA_ENCODER=torch, or download the model to a folder."
             )
-        self._folder = Path(self._torch._path)
+        self._folder = folder
         self._config = _plain_model_config(self._folder)
         from qa.cache import default_cache_dir
 
