@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -188,7 +189,7 @@ def save_index(folder: Path, spec: BuildSpec, built: BuiltIndex) -> None:
         (SENTENCES_FILE, built.sentence_vectors),
         (SENTENCE_ROWS_FILE, built.sentence_rows),
     ):
-        with _atomic_path(folder / name) as tmp, tmp.open("wb") as handle:
+        with atomic_path(folder / name) as tmp, tmp.open("wb") as handle:
             np.save(handle, array, allow_pickle=False)
     files = {
         name: file_sha256(folder / name)
@@ -281,7 +282,7 @@ class EmbeddingCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Not fsynced: one flush per document would cost minutes on a large corpus,
             # and a file a power cut tears fails the checks in ``get`` and is redone.
-            with _atomic_path(path, durable=False) as tmp, tmp.open("wb") as handle:
+            with atomic_path(path, durable=False) as tmp, tmp.open("wb") as handle:
                 np.save(handle, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
         except OSError as exc:
             # info, not warning: the index save that follows fails the same way and
@@ -309,18 +310,19 @@ class EmbeddingCache:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    with _atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
 
 @contextlib.contextmanager
-def _atomic_path(path: Path, *, durable: bool = True) -> Iterator[Path]:
+def atomic_path(path: Path, *, durable: bool = True) -> Iterator[Path]:
     """A temporary sibling of ``path``; moved onto ``path`` on success, deleted on failure.
 
     ``durable`` flushes the data to disk before the move, so a power cut cannot leave a
     renamed but empty file (a process kill never can: the move is atomic).
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # Unique per process and thread, so two writers of one file never share a temp file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         yield tmp
         if durable:

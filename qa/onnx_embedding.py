@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import tempfile
 import threading
 import warnings
@@ -61,6 +60,7 @@ class OnnxEmbedder:
             )
         self._folder = folder
         self._config = _plain_model_config(self._folder)
+        self._tokenizer = _load_tokenizer(self._folder, self._config)
         from qa.cache import default_cache_dir
 
         root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
@@ -68,7 +68,6 @@ class OnnxEmbedder:
         self.graph_path = root / "onnx" / f"{digest}-v{GRAPH_VERSION}.onnx"
         self._lock = threading.Lock()
         self._session: Any = None
-        self._tokenizer: Any = None
         self._failure: ModelError | None = None
 
     @property
@@ -115,14 +114,13 @@ class OnnxEmbedder:
                 bar.update(len(rows))
         return out
 
-    def _load(self) -> tuple[Any, Any]:
+    def _load(self) -> tuple[Any, Any]:  # the session, and the tokenizer beside it
         with self._lock:
             if self._failure is not None:  # do not export again on every question
                 raise self._failure
             if self._session is None:
                 try:
                     self._session = self._open()
-                    self._tokenizer = self._make_tokenizer()
                 except ModelError as exc:
                     self._failure = exc
                     raise
@@ -159,25 +157,13 @@ class OnnxEmbedder:
             self._export(path)
             return _open_session(onnxruntime, path)  # read whole: the file may go
 
-    def _make_tokenizer(self) -> Any:
-        """The model's own fast tokenizer, cut and padded as sentence-transformers does."""
-        from tokenizers import Tokenizer
-
-        tokenizer = Tokenizer.from_file(str(self._folder / "tokenizer.json"))
-        tokenizer.enable_truncation(max_length=int(self._config["max_length"]))
-        tokenizer.enable_padding(
-            pad_id=int(self._config["pad_id"]), pad_token=str(self._config["pad_token"])
-        )
-        return tokenizer
-
     def _export(self, target: Path) -> None:
         """Export with PyTorch, check against it, then move the file onto ``target``."""
+        from qa.cache import atomic_path
+
         model = self._torch.model
         log.info("Exporting %s to ONNX (once): %s", self.name, target)
-        handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        os.close(handle)
-        tmp = Path(name)
-        try:
+        with atomic_path(target) as tmp:
             try:
                 _export_graph(model, tmp)
                 self._check_export(tmp)
@@ -188,15 +174,12 @@ class OnnxEmbedder:
                     f"Could not export {self.name} to ONNX ({type(exc).__name__}: {exc}). "
                     "Use QA_ENCODER=torch."
                 ) from exc
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
 
     def _check_export(self, path: Path) -> None:
         import onnxruntime
 
         session = _open_session(onnxruntime, path)
-        ours = self._run(session, self._make_tokenizer(), PROBE_TEXTS, progress=False)
+        ours = self._run(session, self._tokenizer, PROBE_TEXTS, progress=False)
         theirs = self._torch.encode_documents(list(PROBE_TEXTS))
         difference = float(np.abs(ours - theirs).max())
         if difference > MAX_DIFFERENCE:
@@ -262,23 +245,31 @@ def _plain_model_config(folder: Path) -> dict[str, Any]:
         limit = int(read("sentence_bert_config.json").get("max_seq_length") or limit)
     special = read("tokenizer_config.json") if (folder / "tokenizer_config.json").is_file() else {}
     pad_token = str(special.get("pad_token") or "[PAD]")
+    try:
+        dimension = int(pooling["word_embedding_dimension"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(
+            f"{folder}: the pooling configuration gives no word_embedding_dimension ({exc}). "
+            "Use QA_ENCODER=torch."
+        ) from None
+    return {"dimension": dimension, "max_length": limit, "pad_token": pad_token}
+
+
+def _load_tokenizer(folder: Path, config: dict[str, Any]) -> Any:
+    """The model's own fast tokenizer, cut and padded as sentence-transformers does."""
     from tokenizers import Tokenizer
 
     try:
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        dimension = int(pooling["word_embedding_dimension"])
     except Exception as exc:  # tokenizers raises a bare Exception for a missing file
         raise ModelError(
-            f"{folder}: QA_ENCODER=onnx needs the model's tokenizer.json and the pooling "
-            f"dimension ({type(exc).__name__}: {exc}). Use QA_ENCODER=torch."
+            f"{folder}: QA_ENCODER=onnx needs the model's tokenizer.json "
+            f"({type(exc).__name__}: {exc}). Use QA_ENCODER=torch."
         ) from None
-    pad_id = tokenizer.token_to_id(pad_token)
-    return {
-        "dimension": dimension,
-        "max_length": limit,
-        "pad_token": pad_token,
-        "pad_id": 0 if pad_id is None else pad_id,
-    }
+    pad_id = tokenizer.token_to_id(config["pad_token"])
+    tokenizer.enable_truncation(max_length=int(config["max_length"]))
+    tokenizer.enable_padding(pad_id=0 if pad_id is None else pad_id, pad_token=config["pad_token"])
+    return tokenizer
 
 
 def _export_graph(model: Any, path: Path) -> None:
