@@ -220,32 +220,35 @@ class Retriever:
         either way, so a UI can show the closest ones as not an answer.
         """
         try:
-            hits, _ = self._search(question, k)
+            hits, text = self._search(question, k)
         except ValueError as exc:
             message = str(exc)
             return Answer(str(question), False, (), message[:1].upper() + message[1:])
-        if self.mode == "hybrid" and self._lexical is not None:
-            text = answering.prepare_question(question)
-            if missing := answering.missing_names(text, self._lexical):
-                message = answering.not_mentioned_message(missing, len(self.documents))
-                return Answer(question, False, tuple(hits), message)
+        if (
+            self.mode == "hybrid"
+            and self._lexical is not None
+            and (missing := answering.missing_names(text, self._lexical))
+        ):
+            message = answering.not_mentioned_message(missing, len(self.documents))
+            return Answer(question, False, tuple(hits), message)
         if answering.is_answered(hits, _MIN_SCORE[self.mode]):
             return Answer(question, True, tuple(hits), f"Found {len(hits)} passages.")
         titles = sorted({d.title for d in self.documents.values()})
         return Answer(question, False, tuple(hits), answering.not_found_message(question, titles))
 
-    def _search(self, question: str, k: int) -> tuple[list[Hit], QueryTerms]:
+    def _search(self, question: str, k: int) -> tuple[list[Hit], str]:
+        """The hits, and the question as cleaned for reading (``prepare_question``)."""
         text = answering.prepare_question(question)
         k = _check_k(k)
         if self._lexical is None:
-            return [], QueryTerms(())
+            return [], text
         terms = self._lexical.analyze(text)
         query = None
         if self.mode != "lexical":
             query = self._embedder.encode_queries([terms.corrected(text)])[0]
         order, scores = self._rank(self._lexical, terms, query, k)
         hits = [self._hit(int(i), float(scores[i]), text, terms, query) for i in order[:k]]
-        return hits, terms
+        return hits, text
 
     def _rank(
         self, lexical: LexicalIndex, terms: QueryTerms, query: np.ndarray | None, k: int
