@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -35,6 +36,7 @@ from qa.chunking import ChunkingConfig, chunk_document
 from qa.corpus import BoilerplateRules, load_corpus
 from qa.embedding import Embedder, make_embedder
 from qa.index import FaissStore, VectorStore, check_index_request, choose_index
+from qa.key_phrase import gives_reason
 from qa.lexical import LexicalIndex, QueryTerms
 from qa.types import Answer, Document, Hit, Passage
 
@@ -232,7 +234,11 @@ class Retriever:
             message = answering.not_mentioned_message(missing, len(self.documents))
             return Answer(question, False, tuple(hits), message)
         if answering.is_answered(hits, _MIN_SCORE[self.mode]):
-            return Answer(question, True, tuple(hits), f"Found {len(hits)} passages.")
+            answer = answering.quote(text, hits[0])
+            confident = answering.is_confident(hits)
+            message = answering.found_message(answer, confident)
+            count = answering.answering_count(hits)
+            return Answer(question, True, tuple(hits), message, answer, confident, count)
         titles = sorted({d.title for d in self.documents.values()})
         return Answer(question, False, tuple(hits), answering.not_found_message(question, titles))
 
@@ -246,15 +252,25 @@ class Retriever:
         query = None
         if self.mode != "lexical":
             query = self._embedder.encode_queries([terms.corrected(text)])[0]
-        order, scores = self._rank(self._lexical, terms, query, k)
+        reason = self.mode == "hybrid" and answering.expected_answer(text) == "reason"
+        order, scores = self._rank(self._lexical, terms, query, k, reason=reason)
         hits = [self._hit(int(i), float(scores[i]), text, terms, query) for i in order[:k]]
         return hits, text
 
     def _rank(
-        self, lexical: LexicalIndex, terms: QueryTerms, query: np.ndarray | None, k: int
+        self,
+        lexical: LexicalIndex,
+        terms: QueryTerms,
+        query: np.ndarray | None,
+        k: int,
+        *,
+        reason: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best passage ids, best first (by ``self.mode``), and the score
-        each passage shows."""
+        each passage shows. ``reason``: the question asks why, so a passage that gives a
+        reason scores ``answering.REASON_BONUS`` more, if it could answer at all (scores
+        below ``answering.MIN_ANSWER_SCORE`` get nothing, so whether the corpus answers
+        is decided as for any other question)."""
         if query is None:  # "lexical"
             scores = lexical.scores(terms)
             return top_k(scores, k), scores
@@ -269,7 +285,16 @@ class Retriever:
             order = np.array(sorted(fused, key=lambda i: -fused[i]), dtype=np.int64)
             return order, dense  # RRF values mean nothing across questions: show the cosine
         scores = fusion.convex_fusion(dense, bm25)
+        if reason:
+            could_answer = scores >= answering.MIN_ANSWER_SCORE
+            scores = scores + answering.REASON_BONUS * self._gives_reason * could_answer
         return top_k(scores, k), scores
+
+    @functools.cached_property
+    def _gives_reason(self) -> np.ndarray:
+        """1.0 for each passage that gives a reason (``key_phrase.gives_reason``), else 0:
+        worked out on the first why-question, not at start-up."""
+        return np.array([gives_reason(p.text) for p in self.passages], dtype=np.float32)
 
     def _dense_scores(self, query: np.ndarray) -> np.ndarray:
         """Cosine similarity of ``query`` to every passage, clipped to [0, 1].

@@ -7,7 +7,13 @@ against the source.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+
+if sys.version_info >= (3, 12):
+    from typing import TypedDict
+else:  # pydantic (the MCP output schema) needs this one before 3.12; it comes with it
+    from typing_extensions import TypedDict
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -69,6 +75,58 @@ class Passage:
         return f"Passage({_short(self.text)}, source={self.source!r}, span={self.start}:{self.end})"
 
 
+class PassageDict(TypedDict):
+    """A passage as JSON: what the ``search`` endpoint returns, best first."""
+
+    text: str
+    score: float
+    source: str
+    title: str
+    start: int
+    end: int
+    answer: str
+    answer_start: int
+    answer_end: int
+    paragraph: int
+    paragraphs: int
+
+
+class RankedPassageDict(PassageDict):
+    """A passage of an answer: ``is_answer`` is False for one that is only related."""
+
+    is_answer: bool
+
+
+class QuoteDict(TypedDict):
+    """The answer sentence as JSON (``Quote``)."""
+
+    text: str
+    key: str
+    kind: str | None
+    source: str
+    title: str
+    start: int
+    end: int
+    key_start: int
+    key_end: int
+    passage: int
+    score: float
+    paragraph: int
+    paragraphs: int
+
+
+class AnswerDict(TypedDict):
+    """An answer as JSON: what the ``ask`` endpoint, the MCP tool and ``qa ask --json``
+    return (``Answer.to_dict``)."""
+
+    question: str
+    found: bool
+    confident: bool
+    message: str
+    answer: QuoteDict | None
+    passages: list[RankedPassageDict]
+
+
 @dataclass(frozen=True, repr=False)
 class Hit:
     """One search result: a passage, its score, and the sentence that answers.
@@ -90,8 +148,8 @@ class Hit:
     paragraph: int = 1
     paragraphs: int = 1
 
-    def to_dict(self) -> dict[str, object]:
-        """A JSON-ready dict, the shape the web API and ``qa ask --json`` return."""
+    def to_dict(self) -> PassageDict:
+        """A JSON-ready dict, the shape the ``search`` endpoint returns."""
         return {
             "text": self.text,
             "score": round(self.score, 4),
@@ -113,15 +171,88 @@ class Hit:
         )
 
 
+@dataclass(frozen=True, repr=False)
+class Quote:
+    """The sentence that answers, quoted from its document, with its key phrase.
+
+    ``text == document.text[start:end]`` and ``key == document.text[key_start:key_end]``:
+    the few words that are the answer ("about 12,000 troops"), of the ``kind`` the
+    question asked for ("number", "time", "name", "place", "reason"); ``key`` is empty
+    and ``kind`` None when the sentence as a whole is the answer. ``passage`` is the
+    1-based rank, in ``Answer.passages``, of the passage the sentence comes from.
+    """
+
+    text: str
+    key: str
+    kind: str | None
+    source: str
+    title: str
+    start: int
+    end: int
+    key_start: int
+    key_end: int
+    passage: int
+    score: float
+    paragraph: int = 1
+    paragraphs: int = 1
+
+    def to_dict(self) -> QuoteDict:
+        """A JSON-ready dict: the ``answer`` of ``Answer.to_dict``."""
+        return {
+            "text": self.text,
+            "key": self.key,
+            "kind": self.kind,
+            "source": self.source,
+            "title": self.title,
+            "start": self.start,
+            "end": self.end,
+            "key_start": self.key_start,
+            "key_end": self.key_end,
+            "passage": self.passage,
+            "score": round(self.score, 4),
+            "paragraph": self.paragraph,
+            "paragraphs": self.paragraphs,
+        }
+
+    def __repr__(self) -> str:
+        return f"Quote({_short(self.text)}, key={self.key!r}, source={self.source!r})"
+
+
 @dataclass(frozen=True)
 class Answer:
-    """What ``Retriever.ask`` returns: whether the corpus answers, the passages, and words.
+    """What ``Retriever.ask`` returns: whether the corpus answers, the answer, and words.
 
-    When ``found`` is False, ``passages`` may still hold the closest passages so a UI
-    can offer them, clearly labelled as not an answer.
+    When ``found`` is True, ``answer`` is the sentence shown first, quoted with its key
+    phrase, and the first ``answering`` passages are the ones that answer (the rest are
+    only related); ``confident`` is False when even the best passage is a weak match,
+    so a UI says "the closest the article comes is ...". When ``found`` is False,
+    ``answer`` is None and ``passages`` may still hold the closest passages, for a UI
+    to offer as not an answer.
+
+    >>> result = Retriever.from_corpus("corpus").ask("How many troops does the UN have in Mali?")
+    >>> result.answer.key
+    'about 12,000 troops'
     """
 
     question: str
     found: bool
     passages: tuple[Hit, ...]
     message: str
+    answer: Quote | None = None
+    confident: bool = False
+    answering: int = 0
+
+    def to_dict(self) -> AnswerDict:
+        """The one JSON shape of an answer: what the ``ask`` endpoint, the MCP tool and
+        ``qa ask --json`` return."""
+        return {
+            "question": self.question,
+            "found": self.found,
+            "confident": self.confident,
+            "message": self.message,
+            "answer": self.answer.to_dict() if self.answer else None,
+            "passages": [
+                {**hit.to_dict(), "is_answer": self.found and rank <= self.answering}
+                for rank, hit in enumerate(self.passages, start=1)
+            ],
+        }

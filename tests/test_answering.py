@@ -17,6 +17,7 @@ from qa.answering import (
     prepare_question,
 )
 from qa.lexical import LexicalIndex
+from qa.types import Hit
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,12 @@ def test_prepare_question_refuses_an_empty_question(blank):
         ("When did France first send troops?", "time"),
         ("In what year did the intervention begin?", "time"),
         ("Who is the spokesman for MINUSMA?", "name"),
-        ("Why is France leaving Mali?", None),
+        ("Who is Olivier Salgado?", None),  # what a named person is, not a name
+        ("Where will the allies remain engaged?", "place"),
+        ("Which countries will the allies stay in?", "place"),
+        ("Why is France leaving Mali?", "reason"),
+        ("What reasons did the allies give?", "reason"),
+        ("What is MINUSMA?", None),
     ],
 )
 def test_expected_answer(question, kind):
@@ -157,3 +163,82 @@ def test_markup_around_a_question_is_dropped(raw, clean):
 def test_a_question_of_markup_only_is_empty():
     with pytest.raises(ValueError, match="question is empty"):
         prepare_question("<script>alert(1)</script><br/>")
+
+
+def test_reasons_and_places_are_answer_types():
+    assert has_answer_type("Ties soured because the junta delayed elections.", "reason")
+    assert has_answer_type("Obstructions by the junta meant that they left.", "reason")
+    assert not has_answer_type("The troops left the country.", "reason")
+    assert has_answer_type("They will stay in Niger.", "place")
+    assert not has_answer_type("They will stay.", "place")
+
+
+def _hit(score: float, text: str = "It currently has about 12,000 troops.") -> Hit:
+    return Hit(text, score, "a.txt", "Title", 10, 10 + len(text), text, 0, len(text), 2, 5)
+
+
+def test_passages_within_the_margin_of_the_best_answer_and_the_rest_do_not():
+    scores = [0.70, 0.60, 0.70 - answering.ANSWER_MARGIN - 0.01, 0.65]
+    assert answering.answering_count([_hit(s) for s in scores]) == 2  # a prefix: 3rd stops it
+    assert answering.answering_count([_hit(0.2), _hit(answering.MIN_ANSWER_SCORE - 0.01)]) == 1
+    assert answering.answering_count([]) == 0
+
+
+def test_a_weak_best_match_is_not_confident():
+    assert answering.is_confident([_hit(answering.GOOD_MATCH)])
+    assert not answering.is_confident([_hit(answering.GOOD_MATCH - 0.01)])
+    assert not answering.is_confident([])
+
+
+def test_the_quote_is_the_answer_sentence_with_its_key_phrase_in_document_offsets():
+    document = "0123456789It currently has about 12,000 troops. More."
+    hit = _hit(0.7)
+    quote = answering.quote("How many troops does the UN have?", hit)
+    assert quote.text == hit.answer and document[quote.start : quote.end] == quote.text
+    assert quote.key == "about 12,000 troops" and quote.kind == "number"
+    assert document[quote.key_start : quote.key_end] == quote.key
+    none = answering.quote("What does the UN have?", hit)
+    assert (none.key, none.kind, none.key_start, none.key_end) == ("", None, 10, 10)
+    assert "strong match" in answering.found_message(quote, True)
+    assert "closest the article comes" in answering.found_message(quote, False)
+
+
+# ---- With the real model and article ------------------------------------------------
+
+
+@pytest.mark.slow
+def test_ask_opens_with_the_answer_sentence_and_its_key_phrase(real_retriever):
+    result = real_retriever.ask("How many troops does the UN have in Mali?")
+    assert result.found and result.confident and result.answer is not None
+    quote = result.answer
+    document = real_retriever.documents[quote.source].text
+    assert document[quote.start : quote.end] == quote.text == result.passages[0].answer
+    assert document[quote.key_start : quote.key_end] == quote.key == "about 12,000 troops"
+    assert result.answering == 1, "the other passages are far below the answer"
+    shape = result.to_dict()
+    assert shape["answer"]["key"] == "about 12,000 troops"
+    assert [p["is_answer"] for p in shape["passages"]] == [True, False, False]
+
+
+@pytest.mark.slow
+def test_a_why_question_prefers_the_passage_that_gives_the_reason(real_retriever):
+    for question in (
+        "Why is France leaving Mali?",
+        "Why did France decide to pull its troops out?",
+    ):
+        result = real_retriever.ask(question)
+        assert result.answer is not None and result.answer.kind == "reason", question
+        assert "junta" in result.answer.key, (question, result.answer.key)
+    # The reason's bonus is in the score, so passages stay best first by score.
+    scores = [h.score for h in real_retriever.search("Why is France leaving Mali?", k=12)]
+    assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.slow
+def test_a_weak_best_match_is_found_but_not_confident(real_retriever):
+    result = real_retriever.ask("What is the size of the blue-helmet force?")
+    assert result.found and not result.confident
+    assert "closest the article comes" in result.message
+    missing = real_retriever.ask("Who won the World Cup?")
+    assert not missing.found and missing.answer is None and missing.answering == 0
+    assert not any(p["is_answer"] for p in missing.to_dict()["passages"])

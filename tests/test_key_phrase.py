@@ -1,0 +1,115 @@
+"""qa.key_phrase: the words of an answer sentence that are the answer."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from qa.answering import expected_answer
+from qa.key_phrase import find_key_phrase, gives_reason, has_place
+
+UN = "It currently has about 12,000 troops in the country, according to its website."
+SAHEL = (
+    "There are a total of 25,000 foreign troops currently deployed in the Sahel region, "
+    "including around 4,300 French soldiers."
+)
+DEATHS = (
+    "Of the 53 soldiers killed serving in its Barkhane mission in West Africa, "
+    "48 of them died in Mali."
+)
+SPOKESMAN = (
+    "Olivier Salgado, the spokesman for the MINUSMA peacekeeping mission in Mali, said that "
+    'the UN was studying the impact of the pullout and would "take the necessary steps to adapt."'
+)
+STATEMENT = (
+    'A statement signed by France and its African and European allies said that "multiple '
+    'obstructions" by the ruling junta meant that the conditions were no longer in place to '
+    "operate in Mali."
+)
+MACRON = (
+    "French President Emmanuel Macron said the attitudes of Mali's ruling junta had forced "
+    "France to pull out and denied that its almost decade-long deployment had ended in failure."
+)
+RELATIONS = (
+    "Relations between Paris and Bamako have deteriorated since the military junta went back "
+    "on an agreement to organise elections in February and proposed holding power until 2025."
+)
+ENGAGED = (
+    "Even after the pull-out from Mali, however, the allies vowed to remain engaged in "
+    "fighting terror in other countries including Niger."
+)
+DEPLOYED = (
+    "France initially deployed troops against militants in Mali in 2013 but the militancy "
+    "was never fully quelled."
+)
+
+
+def key(question: str, sentence: str) -> str | None:
+    found = find_key_phrase(question, sentence, expected_answer(question))
+    return None if found is None else sentence[found.start : found.end]
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        ("How many troops does the UN have in Mali?", UN, "about 12,000 troops"),
+        ("How many French soldiers are in the Sahel?", SAHEL, "around 4,300 French soldiers"),
+        ("How many foreign troops are in the Sahel?", SAHEL, "a total of 25,000 foreign troops"),
+        ("How many French soldiers died in Mali?", DEATHS, "48 of them"),
+        ("How many soldiers of Barkhane were killed in total?", DEATHS, "53 soldiers"),
+        ("Who is the spokesman for MINUSMA?", SPOKESMAN, "Olivier Salgado"),
+        ("When did France first deploy troops in Mali?", DEPLOYED, "in 2013"),
+        ("Until when does the junta want to hold power?", RELATIONS, "until 2025"),
+        ("Where will the allies remain engaged?", ENGAGED, "including Niger"),
+        ("Why is France leaving Mali?", STATEMENT, '"multiple obstructions" by the ruling junta'),
+        ("Why is France pulling out?", MACRON, "the attitudes of Mali's ruling junta"),
+        (
+            "Why have relations between Paris and Bamako deteriorated?",
+            RELATIONS,
+            "since the military junta went back on an agreement to organise elections in "
+            "February and proposed holding power until 2025",
+        ),
+    ],
+)
+def test_the_key_phrase_is_the_answer_the_question_asks_for(question, sentence, expected):
+    assert key(question, sentence) == expected
+
+
+def test_a_name_the_question_already_gives_is_not_its_answer():
+    assert key("Who leads the MINUSMA mission?", "MINUSMA is led by Olivier Salgado.") == (
+        "Olivier Salgado"
+    )
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence"),
+    [
+        ("What is MINUSMA?", SPOKESMAN),  # asks for no particular kind of thing
+        ("Who is Olivier Salgado?", SPOKESMAN),  # a description, not a name
+        ("How many troops are there?", "The troops left quickly."),  # no number in it
+        ("When did they leave?", "They left the country."),  # no date in it
+        ("Why did they leave?", "They left the country."),  # no reason given
+    ],
+)
+def test_no_key_phrase_when_the_sentence_holds_none_of_the_kind(question, sentence):
+    assert key(question, sentence) is None
+
+
+def test_a_year_is_not_a_count():
+    assert key("How many troops went to Mali?", "Troops went to Mali in 2013.") is None
+
+
+def test_reasons_and_places_are_recognised():
+    assert gives_reason(STATEMENT) and gives_reason(MACRON) and gives_reason(RELATIONS)
+    assert not gives_reason(UN)
+    assert has_place(ENGAGED) and not has_place(UN)
+
+
+@given(st.text(max_size=300), st.text(max_size=300))
+def test_any_key_phrase_is_a_span_of_the_sentence(question, sentence):
+    for kind in ("number", "time", "name", "place", "reason"):
+        found = find_key_phrase(question, sentence, kind)
+        if found is not None:
+            assert 0 <= found.start < found.end <= len(sentence)
+            assert sentence[found.start : found.end].strip() == sentence[found.start : found.end]
