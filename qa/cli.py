@@ -17,7 +17,7 @@ from qa.embedding import ModelError
 from qa.evaluation import QuestionSetError, format_table, load_questions, report
 from qa.evaluation import run as run_questions
 from qa.retriever import MODES, Retriever, default_corpus
-from qa.types import Hit
+from qa.types import Answer, Hit
 
 # The question set shipped with qa, over the article in corpus/.
 DEFAULT_QUESTIONS = Path("tests/questions.jsonl")
@@ -141,38 +141,51 @@ def _ask(args: argparse.Namespace) -> int:
         raise ValueError(f"k must be >= 1, got {args.k}")
     result = _retriever(args).ask(args.question, k=args.k)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "question": result.question,
-                    "found": result.found,
-                    "message": result.message,
-                    "passages": [h.to_dict() for h in result.passages],
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return 0
-    if not result.found:
-        print(result.message)
+    color = sys.stdout.isatty()
+    print(format_answer(result, color=color) + "\n")
     for rank, hit in enumerate(result.passages, start=1):
-        print(format_hit(rank, hit, color=sys.stdout.isatty()))
+        print(format_hit(rank, hit, color=color, related=rank > result.answering))
     return 0
 
 
-def format_hit(rank: int, hit: Hit, *, color: bool = False) -> str:
-    """A passage for the terminal: where it is from, then its text with the answer marked."""
+def format_answer(result: Answer, *, color: bool = False) -> str:
+    """The answer first, for the terminal: the sentence quoted with its key phrase
+    marked and where it stands; or what the article does not say."""
+    quote = result.answer
+    if not result.found or quote is None:
+        return result.message
     open_mark, close_mark = ("\033[1;4m", "\033[0m") if color else ("**", "**")
-    marked = (
-        hit.text[: hit.answer_start]
-        + open_mark
-        + hit.answer
-        + close_mark
-        + hit.text[hit.answer_end :]
-    )
+    start, end = quote.key_start - quote.start, quote.key_end - quote.start
+    text = quote.text
+    if end > start:
+        text = text[:start] + open_mark + text[start:end] + close_mark + text[end:]
+    lead = "Answer" if result.confident else "The closest the article comes"
     return (
-        f"[{rank}] {match_label(hit.score)} ({hit.score:.2f}) · {hit.source} · "
+        f"{lead}: “{text}” [{quote.passage}]\n"
+        f"    paragraph {quote.paragraph} of {quote.paragraphs} of {quote.source} · "
+        f"{match_label(quote.score)}"
+    )
+
+
+def format_hit(rank: int, hit: Hit, *, color: bool = False, related: bool = False) -> str:
+    """A passage for the terminal: where it is from, then its text with the answer
+    sentence marked. A ``related`` passage (one that does not answer) is said to be
+    one and has nothing marked; nor has a passage that is its answer sentence alone."""
+    open_mark, close_mark = ("\033[1;4m", "\033[0m") if color else ("**", "**")
+    marked = hit.text
+    if not related and hit.answer.strip() != hit.text.strip():
+        marked = (
+            hit.text[: hit.answer_start]
+            + open_mark
+            + hit.answer
+            + close_mark
+            + hit.text[hit.answer_end :]
+        )
+    label = "not an answer · " if related else ""
+    return (
+        f"[{rank}] {label}{match_label(hit.score)} ({hit.score:.2f}) · {hit.source} · "
         f"paragraph {hit.paragraph} of {hit.paragraphs} · characters {hit.start}-{hit.end}\n"
         f"    {marked.replace(chr(10), chr(10) + '    ')}\n"
     )

@@ -48,7 +48,8 @@ def root_logger():
 def test_ask_prints_the_minusma_passage_with_the_answer_marked(tmp_path):
     done = run_qa("ask", QUESTION, cache=tmp_path)
     assert done.returncode == 0, done.stderr
-    first = done.stdout.split("\n\n")[0]
+    answer, first = done.stdout.split("\n\n")[:2]
+    assert answer.startswith("Answer: “It currently has **about 12,000 troops** in the country")
     assert first.startswith("[1] ")
     assert MARKED in first
     assert "Olivier Salgado, the spokesman for the MINUSMA peacekeeping mission" in first
