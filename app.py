@@ -1,9 +1,13 @@
-"""The chat web UI: ask about the article, read the passages of it that answer.
+"""The web app: a chat that answers from the article, its HTTP API, and its MCP tools.
 
-``python app.py`` (or ``make run``) serves it on http://127.0.0.1:7860; Gradio reads
-``GRADIO_SERVER_NAME`` and ``GRADIO_SERVER_PORT`` to change that (Hugging Face Spaces
-sets them). Besides the chat it serves a ``search`` API endpoint, which is also an MCP
-tool. The UI is a thin layer over ``qa.Retriever``: the same API Python users call.
+``python app.py`` (or ``make run``) serves it on http://127.0.0.1:7860;
+``GRADIO_SERVER_NAME`` and ``GRADIO_SERVER_PORT`` change that (Hugging Face Spaces
+sets them). Three surfaces, one ``qa.Retriever`` and one JSON shape:
+
+- the chat (``/``): each reply opens with the answer, quoted from the article;
+- the HTTP API (``/gradio_api/...``, gradio_client): ``ask`` returns
+  ``Answer.to_dict()``, ``search`` the passages (``Hit.to_dict()``);
+- the MCP server (``/gradio_api/mcp/``): the same two as tools (``qa.mcp_server``).
 """
 
 from __future__ import annotations
@@ -11,17 +15,20 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 import qa
-from qa import presentation
+from qa import mcp_server, presentation, webui
+from qa.mcp_server import DEFAULT_K, MAX_K
+from qa.types import AnswerDict, PassageDict
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_K = 3  # passages shown per answer
-MAX_K = 20  # most passages the search endpoint returns
+MCP_PATH = "/gradio_api/mcp"
 # The queue, chosen for a public Space on 2 CPU cores. One request at a time per event
 # (and one lock over the model): a question costs ~15 ms of CPU, so running them side
 # by side buys nothing and costs memory. Questions are cut to 1,000 characters before
@@ -29,13 +36,14 @@ MAX_K = 20  # most passages the search endpoint returns
 # no more than a flood of short ones. Past QUEUE_MAX_SIZE waiting requests a newcomer
 # is told the queue is full instead of growing memory without bound.
 QUEUE_MAX_SIZE = 256
-# Questions about the bundled article; clicking one asks it. The last one shows what a
-# "the article does not say" answer looks like.
+# Questions about the bundled article; clicking one asks it. Each shows something the
+# app does well (a count, a reason, a name, a date), and the last one what "the article
+# does not say" looks like. tests/test_app.py checks each one's answer.
 EXAMPLES = [
     "How many troops does the UN have in Mali?",
     "Why is France leaving Mali?",
-    "How many French soldiers died in Mali?",
-    "Where will the allies remain engaged?",
+    "Who is the spokesman for MINUSMA?",
+    "When did France first send troops to Mali?",
     "Who won the World Cup?",
 ]
 
@@ -54,98 +62,126 @@ def respond(
 
     Each question is answered on its own; ``history`` is copied, never changed.
     """
-    return "", [*history, *answer_messages(retriever, question)]
+    return "", [*history, *answer_messages(retriever, question, history)]
 
 
-def answer_messages(retriever: qa.Retriever, question: str) -> list[Message]:
-    """The chat messages that answer ``question`` on its own: the person's question, the
-    passages (or plainly that the article does not say), and each article with the
-    passages marked in place, in a collapsed block."""
+def answer_messages(
+    retriever: qa.Retriever, question: str, history: Sequence[Message] = ()
+) -> list[Message]:
+    """The messages that answer ``question``: the person's question, then one reply that
+    opens with the answer (``presentation.reply``). An empty question gets a hint as a
+    message of its own, once."""
     if not question.strip():
-        hint = (
-            "Type a question about the article and press Enter, for example: "
-            f"*{presentation.escape(EXAMPLES[0])}*"
-        )
-        return [{"role": "assistant", "content": hint}]
+        if history and _text(history[-1]).startswith(presentation.HINT):
+            return []  # the hint is already the last thing said
+        return [{"role": "assistant", "content": presentation.hint(EXAMPLES[0])}]
     answer = retriever.ask(question, k=DEFAULT_K)
-    shown = answer.passages if answer.found else answer.passages[:1]
-    messages: list[Message] = [
+    return [
         {"role": "user", "content": presentation.shown_question(question)},
-        {"role": "assistant", "content": presentation.reply(answer)},
+        {"role": "assistant", "content": presentation.reply(answer, retriever.documents)},
     ]
-    for source in dict.fromkeys(hit.source for hit in shown):  # each document once, in rank order
-        ranked = [(rank, hit) for rank, hit in enumerate(shown, start=1) if hit.source == source]
-        labels = [str(rank) if answer.found else "closest" for rank, _ in ranked]
-        document = retriever.documents[source]
-        view = presentation.document_view(document.text, [hit for _, hit in ranked], labels)
-        title = f"Read it in the article: {presentation.escape(document.title)}"
-        # A titled message is a collapsible block; "done" makes it start collapsed.
-        messages.append(
-            {"role": "assistant", "content": view, "metadata": {"title": title, "status": "done"}}
-        )
-    return messages
 
 
-def search_passages(retriever: qa.Retriever, question: str, k: int) -> list[dict[str, Any]]:
-    """The ``search`` endpoint's work; errors become messages the caller sees."""
+def _text(message: Message) -> str:
+    content = message.get("content", "")
+    if isinstance(content, str):
+        return content
+    return "".join(block.get("text", "") for block in content if isinstance(block, dict))
+
+
+def _check_k(k: object) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
         raise gr.Error(f"k must be a whole number from 1 to {MAX_K}, got {k!r}.")
+    return k
+
+
+def _app_error(exc: Exception) -> gr.Error:
+    text = str(exc)
+    return gr.Error(text[:1].upper() + text[1:])
+
+
+def ask_question(retriever: qa.Retriever, question: str, k: int) -> AnswerDict:
+    """The ``ask`` endpoint's work: ``Answer.to_dict()``; a bad ``k`` is an error."""
     try:
-        hits = retriever.search(question, k)
+        return retriever.ask(question, _check_k(k)).to_dict()
+    except TypeError as exc:
+        raise _app_error(exc) from None
+
+
+def search_passages(retriever: qa.Retriever, question: str, k: int) -> list[PassageDict]:
+    """The ``search`` endpoint's work; errors become messages the caller sees."""
+    try:
+        return [hit.to_dict() for hit in retriever.search(question, _check_k(k))]
     except (TypeError, ValueError) as exc:
-        raise gr.Error(f"{str(exc)[:1].upper()}{str(exc)[1:]}") from None
-    return [hit.to_dict() for hit in hits]
+        raise _app_error(exc) from None
 
 
-def build_app(retriever: qa.Retriever) -> gr.Blocks:
-    """The chat page and the ``search`` endpoint over ``retriever`` (loaded once, shared)."""
-    # The chat and the endpoint are separate Gradio events and may run at once; one
-    # model (and its tokenizer, which is not thread-safe) serves both, one at a time.
-    lock = threading.Lock()
+def build_app(retriever: qa.Retriever, lock: threading.Lock | None = None) -> gr.Blocks:
+    """The chat page and the ``ask`` and ``search`` endpoints over ``retriever``.
+
+    ``lock``: the chat, the endpoints and the MCP tools are separate events that may run
+    at once; one model (whose tokenizer is not thread-safe) serves them one at a time.
+    """
+    lock = lock or threading.Lock()
 
     def chat(message: str, history: list[Message]) -> tuple[str, list[Message]]:
         """Answer one question about the article, on its own."""
         with lock:
             return respond(retriever, message, history)
 
-    def search(question: str, k: int = DEFAULT_K) -> list[dict[str, Any]]:
-        """Find the passages of the news article that answer a question, best first.
-
-        Every passage is quoted word for word from the article; nothing is generated.
+    def ask(question: str, k: int = DEFAULT_K) -> AnswerDict:
+        """Answer a question from the article, quoting it.
 
         Args:
-            question: the question, in plain words, e.g. "How many troops does the UN have in Mali?"
-            k: how many passages to return, from 1 to 20 (3 is a good default)
+            question: the question, in plain words
+            k: how many passages to return, from 1 to 20
 
         Returns:
-            Passages, best first: text, answer (its best sentence), score (0 to 1), source,
-            title, start and end (offsets in the article), paragraph of paragraphs.
+            found, confident, message, answer (the sentence that answers, its key phrase
+            and offsets; null when not found) and passages (best first, each with is_answer)
+        """
+        with lock:
+            return ask_question(retriever, question, k)
+
+    def search(question: str, k: int = DEFAULT_K) -> list[PassageDict]:
+        """Find the passages of the article closest to a question, best first.
+
+        Args:
+            question: the question, in plain words
+            k: how many passages to return, from 1 to 20
+
+        Returns:
+            passages, best first: text, answer, score, source, title, start, end, paragraph
         """
         with lock:
             return search_passages(retriever, question, k)
 
     titles = sorted({document.title for document in retriever.documents.values()})
     with gr.Blocks(title="qa: ask the article", analytics_enabled=False) as demo:
-        gr.Markdown("# Ask the article\n\n" + presentation.describe(titles))
+        gr.Markdown("# Ask the article\n\n" + presentation.describe(titles), elem_id="qa-header")
         chatbot = gr.Chatbot(
+            elem_id="qa-chat",
             label="Answers quoted from the article",
-            height=560,
+            show_label=False,
+            layout="panel",  # an answer uses the full width; the question stands above it
+            autoscroll=False,  # chat.js keeps the question in view instead of the end
+            group_consecutive_messages=False,  # the hint is a message of its own
             latex_delimiters=[],  # "$" in an article is money, not mathematics
-            allow_tags=False,  # no HTML tag passes through unescaped
-            buttons=[],  # a copy button would copy Markdown escapes, not the quote
+            allow_tags=False,  # no custom tag passes through
+            buttons=[],  # a copy button would copy the HTML, not the quote
             feedback_options=None,
             placeholder="Ask a question below, or click an example.",
         )
         textbox = gr.Textbox(
+            elem_id="qa-question",
             placeholder="Ask a question about the article, then press Enter",
             label="Question",
             show_label=False,
             submit_btn="Ask",
-            autofocus=True,
             max_lines=6,
         )
         # The chat endpoint stays callable (gradio_client, api_name="/chat") but is left
-        # out of the API page and the MCP tools: programs and assistants call `search`.
+        # off the API page: programs call `ask` or `search`.
         textbox.submit(
             chat,
             [textbox, chatbot],
@@ -164,9 +200,69 @@ def build_app(retriever: qa.Retriever) -> gr.Blocks:
             cache_examples=False,
             label="Examples (click one to ask it)",
         )
-        gr.api(search, api_name="search")
+        gr.api(ask, api_name="ask", api_description=mcp_server.ask_description(titles))
+        gr.api(search, api_name="search", api_description=mcp_server.search_description(titles))
+    _describe_parameters(demo)
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_MAX_SIZE)
     return demo
+
+
+def _describe_parameters(demo: gr.Blocks) -> None:
+    """Give the endpoints' parameters and results names, descriptions and bounds in the
+    API info (``Client.view_api()``, the API page). ``gr.api`` derives a bare JSON
+    schema from each type hint (and none from a postponed return annotation), so the
+    full ones are set here."""
+    from gradio_client.utils import python_type_to_json_schema
+
+    extra: dict[str, dict[str, Any]] = {
+        "question": {"description": mcp_server.QUESTION_HELP},
+        "k": {"minimum": 1, "maximum": MAX_K, "description": mcp_server.K_HELP},
+    }
+    results: dict[str, tuple[str, Any, str]] = {
+        "ask": ("answer", AnswerDict, "found, confident, message, answer, passages"),
+        "search": ("passages", list[PassageDict], "the passages, best first"),
+    }
+    for fn in demo.fns.values():
+        if fn.api_name not in results:
+            continue
+        for name, block in zip(("question", "k"), fn.inputs, strict=True):
+            assert isinstance(block, gr.components.Component)
+            info = block.api_info()
+            info.update(extra[name])
+            info["additional_description"] = extra[name]["description"]
+        label, kind, description = results[str(fn.api_name)]
+        (output,) = fn.outputs
+        assert isinstance(output, gr.components.Component)
+        output.label = label
+        output.api_info().clear()
+        output.api_info().update(python_type_to_json_schema(kind), description=description)
+
+
+def build_server(retriever: qa.Retriever) -> Any:
+    """The whole web app: the Gradio page and API, with the MCP server beside it."""
+    from fastapi import FastAPI
+
+    lock = threading.Lock()
+    demo = build_app(retriever, lock)
+    tools = mcp_server.build_mcp(retriever, lock)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with mcp_server.lifespan(tools):
+            yield
+
+    server = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    server.mount(MCP_PATH, mcp_server.http_app(tools))
+    return gr.mount_gradio_app(
+        server,
+        demo,
+        path="/",
+        theme=webui.theme(),
+        css=webui.css(),
+        js=webui.js(),
+        head=webui.HEAD,
+        footer_links=["api", "settings"],
+    )
 
 
 def __getattr__(name: str) -> Any:
@@ -181,15 +277,19 @@ def __getattr__(name: str) -> Any:
 
 def main() -> None:
     """Load the index once, then serve the chat, the API and the MCP server."""
+    import uvicorn
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "faiss", "sentence_transformers", "filelock"):
+    for noisy in ("httpx", "faiss", "sentence_transformers", "filelock", "mcp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     retriever = load_retriever()
     retriever.search(EXAMPLES[0], k=1)  # load the model now, not on the first question
-    demo = build_app(retriever)
-    # No server_name/server_port here: Gradio reads GRADIO_SERVER_NAME (default
-    # 127.0.0.1) and GRADIO_SERVER_PORT (default 7860) itself.
-    demo.launch(mcp_server=True)
+    host = os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
+    port = int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
+    logging.getLogger("app").info(
+        "Serving on http://%s:%d/ (MCP: http://%s:%d%s/)", host, port, host, port, MCP_PATH
+    )
+    uvicorn.run(build_server(retriever), host=host, port=port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,18 @@
-"""How results look in the chat: Markdown that shows the article's words exactly.
+"""How an answer looks in the chat: the article's own words, the answer first.
 
-The chat renders Markdown and a little HTML, so every character that comes from the
-corpus or from the person typing goes through ``escape``: a question or a document
-holding ``<script>``, ``<img onerror=...>``, ``**`` or ``# heading`` shows as those
-characters, never as markup. The only tags in the output are the few written here
-(``<mark>``, ``<strong>``), wrapped around escaped text.
+A reply reads like a search engine's featured snippet: one answer card up front (the
+answer sentence quoted, its key phrase marked, where it stands and how strong the
+match is in words), then the passages that support it, compactly, with the article's
+title said once, then the whole article one click away with those passages marked in
+place. When the match is weak the card says so ("The closest the article comes
+is ..."), and when the article does not answer it says that plainly and offers the
+closest passage as *not* an answer.
+
+The reply is HTML, built here as one block with no blank line inside, so the chat's
+Markdown renderer passes it through untouched. Every character that comes from the
+corpus or from the person goes through ``html.escape``; the only tags are the ones
+written in this module. The person's question is shown as Markdown (``escape``), which
+renders as exactly the characters typed.
 
     >>> escape("<b>12,000</b> *troops*")
     '&lt;b&gt;12,000&lt;/b&gt; \\\\*troops\\\\*'
@@ -12,13 +20,14 @@ characters, never as markup. The only tags in the output are the few written her
 
 from __future__ import annotations
 
+import html
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
 from qa.answering import match_label
-from qa.types import Answer, Hit
+from qa.types import Answer, Document, Hit, Quote
 
 # Replaced by entities, so no HTML tag or entity can come from the text.
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
@@ -30,6 +39,11 @@ _BLOCK_START = re.compile(r"[#+=\-]|\d{1,9}[.)]")
 # A question is shown in its chat bubble up to this many characters: a pasted book
 # would otherwise travel back and forth with every follow-up question.
 SHOWN_QUESTION_CHARS = 2_000
+# The hint for an empty question, and its start, by which the chat knows it.
+HINT = "Type a question about the article and press Enter, for example: "
+
+
+# ---- Markdown, for the person's question and the page header -------------------------
 
 
 def escape(text: str) -> str:
@@ -50,6 +64,43 @@ def _escape_inline(text: str) -> str:
     return out
 
 
+def shown_question(question: str) -> str:
+    """The question for its chat bubble: escaped, and shortened when very long."""
+    if len(question) <= SHOWN_QUESTION_CHARS:
+        return escape(question)
+    return (
+        escape(question[:SHOWN_QUESTION_CHARS])
+        + f" … *(shown shortened: {len(question):,} characters in all)*"
+    )
+
+
+def describe(titles: Sequence[str], shown: int = 3) -> str:
+    """What the bot knows and what it does, for the top of the page (Markdown)."""
+    names = [f"**{escape(t)}**" for t in titles[:shown]]
+    if len(titles) > shown:
+        names.append(f"{len(titles) - shown} more")
+    what = names[0] if len(titles) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    article = "the article" if len(titles) == 1 else f"{len(titles)} articles:"
+    return (
+        f"Ask a question about {article} {what}. "
+        "Every answer is quoted from the article, word for word, with the words that answer "
+        "marked and where they stand. Nothing is made up: when the article does not say, "
+        "you are told so."
+    )
+
+
+def hint(example: str) -> str:
+    """What an empty question gets: how to ask, with an example (Markdown)."""
+    return f"{HINT}*{escape(example)}*"
+
+
+# ---- HTML, for the reply -------------------------------------------------------------
+
+
+def _h(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
 @dataclass(frozen=True)
 class Mark:
     """Wrap ``text[start:end]`` in ``open``/``close`` (trusted markup, not escaped)."""
@@ -61,9 +112,9 @@ class Mark:
 
 
 def render_paragraphs(
-    text: str, marks: Sequence[Mark] = (), labels: dict[int, str] | None = None
+    text: str, marks: Sequence[Mark] = (), labels: Mapping[int, str] | None = None
 ) -> list[str]:
-    """Each non-blank line of ``text`` as escaped Markdown, with the marks applied.
+    """Each non-blank line of ``text`` as escaped HTML, with the marks applied.
 
     A mark that spans lines is closed at each line end and reopened on the next, so
     no tag is left open across paragraphs. ``labels`` maps an offset of ``text`` to
@@ -76,7 +127,7 @@ def render_paragraphs(
         points = [start, *sorted(c for c in cuts if start < c < end), end]
         pieces = []
         for a, b in pairwise(points):
-            piece = _escape_inline(text[a:b])
+            piece = _h(text[a:b])
             for mark in reversed([m for m in marks if m.start <= a and b <= m.end]):
                 piece = f"{mark.open}{piece}{mark.close}"
             pieces.append(labels.get(a, "") + piece)
@@ -98,74 +149,133 @@ def strength(score: float) -> str:
     return f"{match_label(score)} ({score:.2f})"
 
 
-def where(hit: Hit) -> str:
-    """Where a passage stands: "paragraph 11 of 15 · Title (source.txt)"."""
-    document = f"{escape(hit.title)} ({escape(hit.source)})"
-    return f"paragraph {hit.paragraph} of {hit.paragraphs} · {document}"
+def reply(answer: Answer, documents: Mapping[str, Document]) -> str:
+    """The chat's answer as one HTML block: the answer card, the passages that support
+    it, and each article with them marked in place (collapsed)."""
+    if answer.found and answer.answer is not None:
+        shown = answer.passages[: max(answer.answering, 1)]
+        parts = [_card(answer.answer, answer.confident), _supporting(shown, answer.answer)]
+        labels = [f"{rank}" for rank in range(1, len(shown) + 1)]
+    else:
+        shown = answer.passages[:1]
+        parts = [_not_found(answer.message), _closest(shown)]
+        labels = ["closest"] * len(shown)
+    parts.extend(_article_views(shown, labels, documents, answer.answer))
+    return '<div class="qa-reply">' + "".join(parts) + "</div>"
 
 
-def quote(hit: Hit, *, mark_answer: bool = True) -> str:
-    """The passage as a block quote, the sentence that answers in bold."""
-    marks = [Mark(hit.answer_start, hit.answer_end, "<strong>", "</strong>")] if mark_answer else []
-    return "\n>\n".join(f"> {line}" for line in render_paragraphs(hit.text, marks))
+def _card(quote: Quote, confident: bool) -> str:
+    """The answer up front: the sentence quoted, its key phrase marked, then [1] with
+    where it stands and how strong the match is."""
+    if confident:
+        lead, kind = "Answer from the article", "qa-card"
+    else:
+        lead = "Not said in so many words. The closest the article comes is:"
+        kind = "qa-card qa-uncertain"
+    start, end = quote.key_start - quote.start, quote.key_end - quote.start
+    text = quote.text
+    if end > start:
+        body = (
+            f'{_h(text[:start])}<mark class="qa-key">{_h(text[start:end])}</mark>{_h(text[end:])}'
+        )
+    else:
+        body = _h(text)
+    cite = (
+        f'<span class="qa-n">[{quote.passage}]</span> '
+        f"paragraph {quote.paragraph} of {quote.paragraphs} · {_h(strength(quote.score))}"
+    )
+    return (
+        f'<section class="{kind}"><p class="qa-lead">{_h(lead)}</p>'
+        f'<blockquote class="qa-quote"><p>“{body}”</p></blockquote>'
+        f'<p class="qa-cite">{cite}</p></section>'
+    )
 
 
-def reply(answer: Answer) -> str:
-    """The chat's answer: the passages, best first; or plainly that the corpus does not say."""
-    if not answer.found:
-        parts = [escape(answer.message)]
-        if answer.passages:
-            closest = answer.passages[0]
-            parts.append(
-                f"**Closest passage, not an answer** · {where(closest)}\n\n"
-                + quote(closest, mark_answer=False)
-            )
-        return "\n\n".join(parts)
-    count = len(answer.passages)
-    parts = [
-        f"{count} passage{'s' if count != 1 else ''} from the article, best first; "
-        "the sentence that answers is in **bold**."
-    ]
-    for rank, hit in enumerate(answer.passages, start=1):
-        parts.append(f"**{rank}** · *{strength(hit.score)}* · {where(hit)}\n\n{quote(hit)}")
-    return "\n\n".join(parts)
+def _supporting(hits: Sequence[Hit], quote: Quote) -> str:
+    """The passages that answer, numbered, compact; the answer sentence underlined in
+    its passage (the only emphasis), the document named once when they share one."""
+    one_document = len({hit.source for hit in hits}) == 1
+    items = []
+    for rank, hit in enumerate(hits, start=1):
+        if rank == quote.passage and hit.text.strip() == quote.text.strip() and len(hits) == 1:
+            continue  # the card already shows all of it
+        marks = []
+        if rank == quote.passage and hit.text.strip() != quote.text.strip():
+            marks = [Mark(hit.answer_start, hit.answer_end, '<span class="qa-said">', "</span>")]
+        text = " ".join(render_paragraphs(hit.text, marks))
+        where = f"paragraph {hit.paragraph} · {_h(match_label(hit.score))}"
+        if not one_document:
+            where += f" · {_document_name(hit)}"
+        items.append(
+            f'<li><span class="qa-n">[{rank}]</span> <span class="qa-where">{where}</span> '
+            f"{text}</li>"
+        )
+    source = f'<p class="qa-from">From {_document_name(hits[0])}</p>' if one_document else ""
+    listing = f'<ol class="qa-passages">{"".join(items)}</ol>' if items else ""
+    return source + listing
 
 
-def document_view(text: str, hits: Sequence[Hit], labels: Sequence[str]) -> str:
-    """A whole document with each hit highlighted in place and labelled, its answer in bold.
+def _not_found(message: str) -> str:
+    return (
+        '<section class="qa-card qa-none"><p class="qa-lead">Not in the article</p>'
+        f"<p>{_h(message)}</p></section>"
+    )
+
+
+def _closest(hits: Sequence[Hit]) -> str:
+    """The closest passage, offered as not an answer, without emphasis."""
+    if not hits:
+        return ""
+    hit = hits[0]
+    text = " ".join(render_paragraphs(hit.text))
+    return (
+        f'<p class="qa-from">Closest passage, not an answer · paragraph {hit.paragraph} of '
+        f"{hit.paragraphs} · {_document_name(hit)}</p>"
+        f'<blockquote class="qa-closest"><p>{text}</p></blockquote>'
+    )
+
+
+def _document_name(hit: Hit) -> str:
+    return f'<cite>{_h(hit.title)}</cite> <span class="qa-file">({_h(hit.source)})</span>'
+
+
+def _article_views(
+    hits: Sequence[Hit],
+    labels: Sequence[str],
+    documents: Mapping[str, Document],
+    quote: Quote | None,
+) -> Iterator[str]:
+    """Each document the hits come from (in rank order), whole, in a collapsed block
+    that opens at its first highlight."""
+    for source in dict.fromkeys(hit.source for hit in hits):
+        document = documents.get(source)
+        if document is None:
+            continue
+        mine = [i for i, hit in enumerate(hits) if hit.source == source]
+        view = document_view(
+            document.text, [hits[i] for i in mine], [labels[i] for i in mine], quote
+        )
+        yield (
+            '<details class="qa-article"><summary>Read it in the article: '
+            f"<cite>{_h(document.title)}</cite></summary>"
+            f'<div class="qa-doc">{view}</div></details>'
+        )
+
+
+def document_view(
+    text: str, hits: Sequence[Hit], labels: Sequence[str], quote: Quote | None = None
+) -> str:
+    """A whole document as HTML paragraphs, each hit highlighted in place and labelled,
+    the answer sentence (``quote``, when it is from this document) in bold.
 
     ``hits`` must come from this document (``text[hit.start:hit.end] == hit.text``).
     """
     marks: list[Mark] = []
     starts: dict[int, str] = {}
-    for hit, label in zip(hits, labels, strict=True):
-        answer_start, answer_end = hit.start + hit.answer_start, hit.start + hit.answer_end
-        marks.append(Mark(hit.start, hit.end, "<mark>", "</mark>"))
-        marks.append(Mark(answer_start, answer_end, "<strong>", "</strong>"))
-        starts[hit.start] = starts.get(hit.start, "") + f"<strong>\\[{escape(label)}\\]</strong> "
-    return "\n\n".join(render_paragraphs(text, marks, starts))
-
-
-def shown_question(question: str) -> str:
-    """The question for its chat bubble: escaped, and shortened when very long."""
-    if len(question) <= SHOWN_QUESTION_CHARS:
-        return escape(question)
-    return (
-        escape(question[:SHOWN_QUESTION_CHARS])
-        + f" … *(shown shortened: {len(question):,} characters in all)*"
-    )
-
-
-def describe(titles: Sequence[str], shown: int = 3) -> str:
-    """What the bot knows and what it does, for the top of the page."""
-    names = [f"**{escape(t)}**" for t in titles[:shown]]
-    if len(titles) > shown:
-        names.append(f"{len(titles) - shown} more")
-    what = names[0] if len(titles) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    article = "the article" if len(titles) == 1 else f"{len(titles)} articles:"
-    return (
-        f"Ask a question about {article} {what}.\n\n"
-        "Every answer is quoted from the article, word for word: the passages that answer, "
-        "best first, with the answering sentence in bold and where each one stands. "
-        "Nothing is made up. When the article does not say, the bot tells you so."
-    )
+    for rank, (hit, label) in enumerate(zip(hits, labels, strict=True)):
+        kind = "qa-passage qa-first" if rank == 0 else "qa-passage"  # the view opens there
+        marks.append(Mark(hit.start, hit.end, f'<mark class="{kind}">', "</mark>"))
+        starts[hit.start] = starts.get(hit.start, "") + f'<span class="qa-n">[{_h(label)}]</span> '
+    if quote is not None and hits and quote.source == hits[0].source:
+        marks.append(Mark(quote.start, quote.end, "<b>", "</b>"))
+    return "".join(f"<p>{p}</p>" for p in render_paragraphs(text, marks, starts))

@@ -11,8 +11,10 @@ import asyncio
 import copy
 import importlib.util
 import json
+import os
 import re
-import urllib.request
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -100,15 +102,12 @@ def test_each_question_is_answered_on_its_own(retriever: qa.Retriever) -> None:
     assert after_others[-len(alone) :] == alone
 
 
-def test_answer_shows_passages_and_the_article_with_them_marked(retriever: qa.Retriever) -> None:
+def test_answer_opens_with_the_card_and_offers_the_article(retriever: qa.Retriever) -> None:
     messages = app.answer_messages(retriever, "troops in the country according to its website")
+    assert [m["role"] for m in messages] == ["user", "assistant"]
     reply = text_of(messages[1])
-    assert "<strong>" in reply and "paragraph " in reply
-    views = [m for m in messages if m.get("metadata", {}).get("title")]
-    assert views, "the whole article is offered"
-    assert all(m["metadata"]["status"] == "done" for m in views)  # collapsed at first
-    assert all("<mark>" in text_of(m) for m in views)
-    assert len(messages) == 2 + len(views)
+    assert reply.startswith('<div class="qa-reply"><section class="qa-card')
+    assert '<details class="qa-article">' in reply and "<mark" in reply
 
 
 def test_not_found_says_so_and_offers_one_closest_passage(
@@ -117,19 +116,20 @@ def test_not_found_says_so_and_offers_one_closest_passage(
     hits = tuple(retriever.search("troops", k=3))
     not_found = qa.Answer("q", False, hits, "The article does not say.")
     monkeypatch.setattr(retriever, "ask", lambda question, k=3: not_found)
-    messages = app.answer_messages(retriever, "Who won the World Cup?")
-    reply = text_of(messages[1])
-    assert reply.startswith("The article does not say.")
-    assert reply.count("Closest passage, not an answer") == 1
-    (view,) = messages[2:]
-    assert "\\[closest\\]" in text_of(view)
+    (_, reply) = app.answer_messages(retriever, "Who won the World Cup?")
+    text = text_of(reply)
+    assert "The article does not say." in text
+    assert text.count("Closest passage, not an answer") == 1
+    assert "[closest]" in text
 
 
-def test_empty_question_gets_a_friendly_hint(retriever: qa.Retriever) -> None:
+def test_empty_question_gets_a_friendly_hint_once(retriever: qa.Retriever) -> None:
     for blank in ("", "   ", "\n\t"):
         (message,) = app.answer_messages(retriever, blank)
         assert message["role"] == "assistant"
         assert text_of(message).startswith("Type a question about the article")
+    _, history = app.respond(retriever, "", [])
+    assert app.respond(retriever, " ", history)[1] == history  # no second hint in a row
 
 
 def test_huge_question_is_answered_and_shown_shortened(retriever: qa.Retriever) -> None:
@@ -137,22 +137,62 @@ def test_huge_question_is_answered_and_shown_shortened(retriever: qa.Retriever) 
     messages = app.answer_messages(retriever, question)
     assert len(text_of(messages[0])) < 2_200
     assert "100,000 characters in all" in text_of(messages[0])
-    assert "passage" in text_of(messages[1])
+    assert "qa-card" in text_of(messages[1])
 
 
 def test_hostile_question_and_document_show_as_text(retriever: qa.Retriever) -> None:
     question = '<img src=x onerror="window.__pwned=1"> <script>alert(1)</script> UN troops said'
     messages = app.answer_messages(retriever, question)
-    allowed = {"p", "blockquote", "strong", "em", "mark"}
+    allowed = {"p", "div", "section", "blockquote", "mark", "span", "cite", "ol", "li"}
+    allowed |= {"details", "summary", "b", "em"}
     for message in messages:
         assert tags_in(text_of(message)) <= allowed, text_of(message)
-        assert tags_in(message.get("metadata", {}).get("title", "")) <= allowed
     assert text_of(messages[0]).startswith("&lt;img src=x")
-    (hostile,) = [m for m in messages if "Hostile" in m.get("metadata", {}).get("title", "")]
-    assert hostile["metadata"]["title"].endswith(
-        "&lt;script&gt;window.\\_\\_pwned=1&lt;/script&gt; Hostile &lt;b&gt;headline&lt;/b&gt;"
+    everything = "".join(
+        text_of(app.answer_messages(retriever, q)[1]) for q in ("Hostile headline", "said nothing")
     )
-    assert "&lt;img src=x onerror=" in text_of(hostile)
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt; Hostile &lt;b&gt;headline" in everything
+    assert "&lt;img src=x onerror=" in everything
+    assert "<script" not in everything and "<img" not in everything
+
+
+def test_ask_returns_the_one_json_shape(retriever: qa.Retriever) -> None:
+    result = app.ask_question(retriever, QUESTION, 3)
+    assert result == retriever.ask(QUESTION, 3).to_dict()
+    json.dumps(result)
+    empty = app.ask_question(retriever, "   ", 3)
+    assert empty["found"] is False and empty["message"].startswith("Question is empty")
+
+
+@pytest.mark.parametrize("k", [0, -1, app.MAX_K + 1, True, 2.5, "3", None])
+def test_ask_rejects_a_bad_k_with_a_clear_message(retriever: qa.Retriever, k: object) -> None:
+    with pytest.raises(gr.Error, match=rf"k must be a whole number from 1 to {app.MAX_K}"):
+        app.ask_question(retriever, QUESTION, k)  # type: ignore[arg-type]
+
+
+# Each example of the app and what its answer must be: the key phrase marked, from the
+# passage that must come first. None: the article does not answer, and says so.
+EXAMPLE_ANSWERS = {
+    "How many troops does the UN have in Mali?": ("about 12,000 troops", "MINUSMA"),
+    "Why is France leaving Mali?": ('"multiple obstructions" by the ruling junta', "statement"),
+    "Who is the spokesman for MINUSMA?": ("Olivier Salgado", "MINUSMA"),
+    "When did France first send troops to Mali?": ("in 2013", "initially deployed"),
+    "Who won the World Cup?": None,
+}
+
+
+@pytest.mark.slow
+def test_every_example_is_answered_right_first(real_retriever: qa.Retriever) -> None:
+    assert list(EXAMPLE_ANSWERS) == app.EXAMPLES, "each example needs its expected answer here"
+    for question, expected in EXAMPLE_ANSWERS.items():
+        answer = real_retriever.ask(question)
+        if expected is None:
+            assert not answer.found, question
+            continue
+        key, passage = expected
+        assert answer.found and answer.confident and answer.answer, question
+        assert answer.answer.passage == 1 and passage in answer.passages[0].text, question
+        assert answer.answer.key == key, question
 
 
 def test_search_returns_the_api_fields(retriever: qa.Retriever) -> None:
@@ -262,18 +302,54 @@ def test_search_endpoint_rejects_an_empty_question(client) -> None:
 
 
 @pytest.mark.slow
+def test_ask_endpoint_through_gradio_client(client) -> None:
+    found = client.predict(QUESTION, 3, api_name="/ask")
+    assert found["found"] is True and found["confident"] is True
+    assert found["answer"]["key"] == "about 12,000 troops"
+    assert found["passages"][0]["is_answer"] is True
+    missing = client.predict("Who won the World Cup?", 2, api_name="/ask")
+    assert missing["found"] is False and missing["answer"] is None
+    assert "does not mention World Cup" in missing["message"]
+    assert len(missing["passages"]) == 2
+    assert not any(p["is_answer"] for p in missing["passages"])
+
+
+@pytest.mark.slow
+def test_ask_endpoint_rejects_a_bad_k(client) -> None:
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="k must be a whole number from 1 to"):
+        client.predict(QUESTION, 0, api_name="/ask")
+
+
+@pytest.mark.slow
+def test_the_api_page_describes_each_parameter_and_result(client) -> None:
+    info = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert set(info) == {"/ask", "/search"}
+    for endpoint in info.values():
+        parameters = {p["parameter_name"]: p for p in endpoint["parameters"]}
+        assert "plain words" in parameters["question"]["python_type"]["description"]
+        assert "from 1 to 20" in parameters["k"]["python_type"]["description"]
+        assert parameters["k"]["type"]["minimum"] == 1 and parameters["k"]["type"]["maximum"] == 20
+        (result,) = endpoint["returns"]
+        assert result["python_type"]["description"] and result["python_type"]["type"] != "Any"
+    assert "is_answer: bool" in info["/ask"]["returns"][0]["python_type"]["type"]
+    text = client.view_api(print_info=False, return_format="str")
+    assert "(How many passages to return, from 1 to 20.)" in text
+
+
+@pytest.mark.slow
 def test_chat_through_gradio_client_answers_and_follows_up(client) -> None:
     textbox, history = client.predict(QUESTION, [], api_name="/chat")
     assert textbox == ""
     assert history[0]["role"] == "user" and text_of(history[0]) == QUESTION
-    assert ANSWER in text_of(history[1])
-    assert any(ANSWER in text_of(m) and "<mark>" in text_of(m) for m in history[2:])
+    assert '<mark class="qa-key">about 12,000 troops</mark>' in text_of(history[1])
 
     follow_up = "How many French soldiers died in Mali?"
     _, after = client.predict(follow_up, history, api_name="/chat")
     assert after[: len(history)] == history
     assert text_of(after[len(history)]) == follow_up
-    assert "<strong>Of the 53 soldiers killed" in text_of(after[len(history) + 1])
+    assert '<mark class="qa-key">48 of them</mark>' in text_of(after[len(history) + 1])
 
 
 @pytest.mark.slow
@@ -285,7 +361,7 @@ def test_chat_handles_empty_huge_and_hostile_questions(client) -> None:
     huge = ("How many troops does the UN have in Mali? " * 2400)[:100_000]
     _, history = client.predict(huge, [], api_name="/chat")
     assert "100,000 characters in all" in text_of(history[0])
-    assert len(history) >= 2
+    assert len(history) == 2
 
     hostile = "<img src=x onerror=window.__pwned=1> <script>window.__pwned=2</script>"
     _, history = client.predict(hostile, [], api_name="/chat")
@@ -293,20 +369,11 @@ def test_chat_handles_empty_huge_and_hostile_questions(client) -> None:
     assert all("<script" not in text_of(m) and "<img" not in text_of(m) for m in history)
 
 
-@pytest.mark.slow
-def test_mcp_schema_lists_the_search_tool_only(served: str) -> None:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(served + "gradio_api/mcp/schema", timeout=30) as response:
-        tools = json.load(response)
-    assert [tool["name"] for tool in tools] == ["search"]
-    schema = tools[0]["inputSchema"]
-    assert schema["properties"]["question"]["type"] == "string"
-    assert schema["properties"]["k"]["type"] == "integer"
-    assert "quoted" in tools[0]["description"]
+# --- MCP, through the official client ---------------------------------------------------
 
 
-@pytest.mark.slow
-def test_search_tool_through_an_mcp_client(served: str) -> None:
+def mcp_call(url: str, work):
+    """Run ``work(session)`` in an MCP client session over streamable HTTP at ``url``."""
     from mcp import ClientSession
 
     try:
@@ -314,16 +381,117 @@ def test_search_tool_through_an_mcp_client(served: str) -> None:
     except ImportError:  # mcp before the rename
         from mcp.client.streamable_http import streamablehttp_client as connect
 
-    async def call() -> tuple[list[str], str]:
-        async with (
-            connect(served + "gradio_api/mcp/") as (read, write, _),
-            ClientSession(read, write) as session,
-        ):
-            await session.initialize()
-            names = [tool.name for tool in (await session.list_tools()).tools]
-            result = await session.call_tool("search", {"question": QUESTION, "k": 3})
-            return names, "".join(getattr(block, "text", "") for block in result.content)
+    async def call():
+        async with connect(url) as (read, write, _), ClientSession(read, write) as session:
+            initialized = await session.initialize()
+            return await work(session, initialized)
 
-    names, text = asyncio.run(asyncio.wait_for(call(), timeout=60))
-    assert "search" in names
-    assert ANSWER in text
+    return asyncio.run(asyncio.wait_for(call(), timeout=60))
+
+
+@pytest.fixture(scope="module")
+def mcp_tools(served: str):
+    async def work(session, initialized):
+        return initialized, (await session.list_tools()).tools
+
+    return mcp_call(served + "gradio_api/mcp/", work)
+
+
+@pytest.mark.slow
+def test_mcp_tools_say_what_the_article_is_and_bound_k(mcp_tools) -> None:
+    initialized, tools = mcp_tools
+    assert "France, allies to begin military withdrawal from Mali" in initialized.instructions
+    assert {tool.name for tool in tools} == {"ask", "search"}
+    for tool in tools:
+        assert "“France, allies to begin military withdrawal from Mali”" in tool.description
+        assert "quoted word for word" in tool.description and "score" in tool.description
+        assert "  " not in tool.description and ",," not in tool.description
+        k = tool.inputSchema["properties"]["k"]
+        assert (k["type"], k["minimum"], k["maximum"], k["default"]) == ("integer", 1, 20, 3)
+        assert tool.inputSchema["required"] == ["question"]
+        assert tool.inputSchema["properties"]["question"]["description"]
+        assert tool.outputSchema and tool.annotations.readOnlyHint is True
+    ask = next(tool for tool in tools if tool.name == "ask")
+    assert set(ask.outputSchema["properties"]) == {
+        "question",
+        "found",
+        "confident",
+        "message",
+        "answer",
+        "passages",
+    }
+
+
+@pytest.mark.slow
+def test_mcp_ask_says_found_or_not_in_json(served: str, real_retriever: qa.Retriever) -> None:
+    async def work(session, _):
+        found = await session.call_tool("ask", {"question": QUESTION, "k": 3})
+        missing = await session.call_tool("ask", {"question": "Who won the World Cup?"})
+        search = await session.call_tool("search", {"question": QUESTION, "k": 2})
+        bad = await session.call_tool("ask", {"question": QUESTION, "k": 0})
+        return found, missing, search, bad
+
+    found, missing, search, bad = mcp_call(served + "gradio_api/mcp/", work)
+    assert not found.isError and found.structuredContent["found"] is True
+    assert found.structuredContent["answer"]["key"] == "about 12,000 troops"
+    assert json.loads(found.content[0].text) == found.structuredContent  # JSON, not a repr
+    assert missing.structuredContent["found"] is False
+    assert missing.structuredContent["answer"] is None
+    passages = search.structuredContent["result"]
+    assert len(passages) == 2 and ANSWER in passages[0]["text"]
+    assert bad.isError and "greater than or equal to 1" in bad.content[0].text
+
+
+@pytest.mark.slow
+def test_one_json_shape_for_python_http_mcp_and_cli(
+    served: str, client, real_retriever: qa.Retriever, tmp_path: Path
+) -> None:
+    """``Answer.to_dict()`` is what the ask endpoint, the MCP tool and ``qa ask --json``
+    return, and it fits the output schema the MCP tool announces."""
+    from pydantic import TypeAdapter
+
+    from qa.types import AnswerDict
+
+    expected = real_retriever.ask(QUESTION, 3).to_dict()
+    TypeAdapter(AnswerDict).validate_python(expected, strict=True)
+
+    async def work(session, _):
+        return (await session.call_tool("ask", {"question": QUESTION, "k": 3})).structuredContent
+
+    from_mcp = mcp_call(served + "gradio_api/mcp/", work)
+    from_http = client.predict(QUESTION, 3, api_name="/ask")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qa",
+            "-q",
+            "ask",
+            QUESTION,
+            "--json",
+            "--corpus",
+            str(ROOT / "corpus"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QA_CACHE_DIR": str(tmp_path)},
+        check=True,
+    )
+    from_cli = json.loads(done.stdout)
+    for other in (from_mcp, from_http, from_cli):
+        assert other == expected
+
+
+@pytest.mark.slow
+def test_the_readme_assistant_configuration_connects(served: str) -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```json\n(.*?)\n```", text, re.S)
+    (config,) = [json.loads(b) for b in blocks if '"mcpServers"' in b]
+    url = config["mcpServers"]["qa"]["url"]
+    assert url.startswith("http://127.0.0.1:7860/")
+    url = url.replace("http://127.0.0.1:7860/", served)
+
+    async def work(session, _):
+        return [tool.name for tool in (await session.list_tools()).tools]
+
+    assert sorted(mcp_call(url, work)) == ["ask", "search"]

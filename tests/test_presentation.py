@@ -7,6 +7,7 @@ test checks the same in the chat's real renderer.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from html.parser import HTMLParser
@@ -24,7 +25,6 @@ from qa.presentation import (
     describe,
     document_view,
     escape,
-    quote,
     render_paragraphs,
     reply,
     shown_question,
@@ -104,12 +104,19 @@ def test_marks_wrap_exactly_their_span_and_never_cross_a_paragraph() -> None:
     start, end = text.index("line</b>"), text.index("here")
     paragraphs = render_paragraphs(text, [Mark(start, end, "<mark>", "</mark>")], {start: "[1] "})
     assert len(paragraphs) == 3
-    rendered = [MARKDOWN.render(p) for p in paragraphs]
-    assert all(r.count("<mark>") == r.count("</mark>") for r in rendered)
-    assert "<mark>" not in rendered[2]
-    marked = re.findall(r"<mark>(.*?)</mark>", "".join(rendered), flags=re.S)
+    assert all(p.count("<mark>") == p.count("</mark>") for p in paragraphs)
+    assert "<mark>" not in paragraphs[2]
+    marked = re.findall(r"<mark>(.*?)</mark>", "".join(paragraphs), flags=re.S)
     assert [html.unescape(m) for m in marked] == ["line</b>.", "Second *line* "]
-    assert render(paragraphs[0])[0].strip() == "Intro <b>[1] line</b>."
+    assert html.unescape(re.sub(r"<[^>]+>", "", paragraphs[0])) == "Intro <b>[1] line</b>."
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_paragraphs_render_as_their_own_characters(text: str) -> None:
+    (paragraph,) = render_paragraphs(text)
+    shown, tags = render(f'<div class="qa-reply"><p>{paragraph}</p></div>')
+    assert shown == text.strip()
+    assert tags == {"div", "p"}
 
 
 @pytest.fixture
@@ -126,29 +133,82 @@ def retriever(corpus_copy: Path, fake_embedder, tmp_path: Path) -> qa.Retriever:
     )
 
 
-def _hit_from(retriever: qa.Retriever, source: str, question: str) -> qa.Hit:
-    return next(h for h in retriever.search(question, k=50) if h.source == source)
+# Every tag a reply may hold; anything else would have come from the text.
+REPLY_TAGS = {
+    "div",
+    "section",
+    "p",
+    "blockquote",
+    "mark",
+    "span",
+    "cite",
+    "ol",
+    "li",
+    "details",
+    "summary",
+    "b",
+}
 
 
-def test_quote_shows_the_passage_with_its_answer_in_bold(retriever: qa.Retriever) -> None:
-    hit = _hit_from(retriever, "hostile.txt", "troops script alert")
-    shown, tags = render(quote(hit))
-    assert re.sub(r"\s+", " ", shown).strip() == re.sub(r"\s+", " ", hit.text).strip()
-    assert tags <= {"blockquote", "p", "strong"}
-    bold = re.findall(r"<strong>(.*?)</strong>", MARKDOWN.render(quote(hit)), flags=re.S)
-    assert html.unescape("".join(bold)) == hit.answer
-    assert "strong" not in render(quote(hit, mark_answer=False))[1]
+def test_a_reply_is_one_html_block_that_markdown_leaves_alone(retriever: qa.Retriever) -> None:
+    for question in ("troops said", "<img src=x onerror=alert(1)> UN troops", "zzz"):
+        text = reply(retriever.ask(question), retriever.documents)
+        assert "\n" not in text  # no blank line: CommonMark keeps an HTML block whole
+        assert MARKDOWN.render(text).strip() == text
+        assert set(_tags(text)) <= REPLY_TAGS, _tags(text)
 
 
-def test_reply_lists_passages_best_first_with_where_and_strength(retriever: qa.Retriever) -> None:
-    answer = qa.Answer("q", True, tuple(retriever.search("troops in Mali", k=3)), "Found.")
-    text = reply(answer)
-    positions = [text.index(f"**{rank}** · ") for rank in (1, 2, 3)]
-    assert positions == sorted(positions)
-    for hit in answer.passages:
-        assert f"paragraph {hit.paragraph} of {hit.paragraphs}" in text
-        assert strength(hit.score) in text
-        assert escape(hit.source) in text
+def _tags(markup: str) -> list[str]:
+    parser = _Text()
+    parser.feed(markup)
+    return parser.tags
+
+
+def test_the_answer_card_comes_first_with_its_key_phrase_marked(retriever: qa.Retriever) -> None:
+    answer = retriever.ask("How many troops does it currently have according to its website?")
+    assert answer.found and answer.answer and answer.answer.key == "about 12,000 troops"
+    text = reply(answer, retriever.documents)
+    assert text.startswith('<div class="qa-reply"><section class="qa-card">')
+    card = text[: text.index("</section>")]
+    shown, _ = render(card)
+    assert f"“{answer.answer.text}”" in shown
+    assert f'<mark class="qa-key">{html.escape(answer.answer.key)}</mark>' in card
+    assert f"paragraph {answer.answer.paragraph} of {answer.answer.paragraphs}" in shown
+    assert strength(answer.answer.score) in shown
+
+
+def test_only_the_answer_sentence_is_emphasised(retriever: qa.Retriever) -> None:
+    answer = retriever.ask("How many troops does the UN have in Mali?")
+    text = reply(answer, retriever.documents)
+    listing = text[text.index('<ol class="qa-passages">') : text.index("</ol>")]
+    said = re.findall(r'<span class="qa-said">(.*?)</span>', listing)
+    assert len(said) <= 1
+    if said:
+        assert html.unescape(said[0]) == answer.answer.text
+    assert "<strong>" not in text and "<b>" not in listing
+
+
+def test_the_title_and_file_are_said_once(retriever: qa.Retriever) -> None:
+    answer = retriever.ask("troops in Mali")
+    hits = [h for h in answer.passages if h.source == answer.passages[0].source]
+    answer = dataclasses.replace(answer, passages=tuple(hits), answering=len(hits))
+    text = reply(answer, retriever.documents)
+    body = text[: text.index("<details")]
+    assert body.count(html.escape(hits[0].source)) == 1
+
+
+def test_passages_far_below_the_best_are_not_shown(retriever: qa.Retriever) -> None:
+    answer = retriever.ask("troops in Mali", k=3)
+    one = dataclasses.replace(answer, answering=1)
+    text = reply(one, retriever.documents)
+    assert "[2]" not in text[: text.index("<details")]
+
+
+def test_a_weak_answer_says_it_is_only_close(retriever: qa.Retriever) -> None:
+    answer = dataclasses.replace(retriever.ask("troops in Mali"), confident=False)
+    text = reply(answer, retriever.documents)
+    assert 'class="qa-card qa-uncertain"' in text
+    assert "The closest the article comes is" in render(text)[0]
 
 
 def test_not_found_reply_says_so_and_offers_one_passage_not_as_an_answer(
@@ -156,13 +216,14 @@ def test_not_found_reply_says_so_and_offers_one_passage_not_as_an_answer(
 ) -> None:
     hits = tuple(retriever.search("troops", k=3))
     message = "The article does not say: no passage answers <b>this</b>."
-    text = reply(qa.Answer("q", False, hits, message))
-    shown, tags = render(text)
-    assert shown.startswith("The article does not say: no passage answers <b>this</b>.")
-    assert text.count("**Closest passage, not an answer**") == 1
-    assert f"paragraph {hits[0].paragraph} of {hits[0].paragraphs}" in text
-    assert "strong" in tags  # the label only: the quote itself is not marked
-    assert "<strong>" not in text
+    text = reply(qa.Answer("q", False, hits, message), retriever.documents)
+    shown, _ = render(text)
+    assert "Not in the article" in shown
+    assert "The article does not say: no passage answers <b>this</b>." in shown
+    assert shown.count("Closest passage, not an answer") == 1
+    assert f"paragraph {hits[0].paragraph} of {hits[0].paragraphs}" in shown
+    assert "qa-key" not in text and "qa-said" not in text
+    assert "[closest]" in shown
 
 
 def test_strength_is_words_first() -> None:
@@ -174,19 +235,22 @@ def test_strength_is_words_first() -> None:
 def test_document_view_marks_every_passage_in_place(retriever: qa.Retriever) -> None:
     document = retriever.documents["hostile.txt"]
     hits = [h for h in retriever.search("troops UN", k=50) if h.source == "hostile.txt"]
-    markdown = document_view(document.text, hits, [str(i) for i in range(1, len(hits) + 1)])
-    rendered = MARKDOWN.render(markdown)
-    shown, tags = render(markdown)
-    assert tags <= {"p", "mark", "strong"}
+    view = document_view(document.text, hits, [str(i) for i in range(1, len(hits) + 1)])
+    shown, tags = render(view)
+    assert tags <= {"p", "mark", "span", "b"}
+    flat = shown.replace("\n", "")
     for rank, hit in enumerate(hits, start=1):
-        assert f"[{rank}] {hit.text.splitlines()[0]}" in shown
-    marked = re.findall(r"<mark>(.*?)</mark>", rendered, re.S)
+        assert f"[{rank}] {hit.text.splitlines()[0]}" in flat
+    marked = re.findall(r"<mark[^>]*>(.*?)</mark>", view, re.S)
     assert "".join(html.unescape(re.sub(r"<[^>]+>", "", m)) for m in marked) == "".join(
         "".join(h.text.split("\n")) for h in sorted(hits, key=lambda h: h.start)
     )
+    assert view.count("qa-first") == len(hits[0].text.strip().splitlines())
     # Every line of the document is there, in order, as text.
     lines = [line.strip() for line in document.text.splitlines() if line.strip()]
-    assert re.sub(r"\[\d+\] ", "", shown).strip().split("\n") == lines
+    paragraphs = re.findall(r"<p>(.*?)</p>", view)
+    texts = [re.sub(r"\[\d+\] ", "", html.unescape(re.sub(r"<[^>]+>", "", p))) for p in paragraphs]
+    assert texts == lines
 
 
 def test_shown_question_escapes_and_shortens() -> None:
