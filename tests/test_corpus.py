@@ -68,16 +68,16 @@ def test_article_text_is_the_file_exactly():
 
 
 def test_corpus_rules_file_adds_a_rule_without_code(tmp_path):
-    text = "A headline\nPhoto: AFP via Getty Images, all rights.\n" + BODY
+    text = "A headline\nPictured: AFP via Getty Images, all rights.\n" + BODY
     write(tmp_path / "a.txt", text)
     [before] = load_corpus(tmp_path)
-    assert "Photo: AFP via Getty Images, all rights." in body_lines(before)
+    assert "Pictured: AFP via Getty Images, all rights." in body_lines(before)
 
-    write(tmp_path / ".qa-boilerplate", "# captions\n^Photo:\n")
+    write(tmp_path / ".qa-boilerplate", "# captions\n^Pictured:\n")
     [after] = load_corpus(tmp_path)
     assert body_lines(after) == [line for line in BODY.splitlines()]
     rules = BoilerplateRules.load(tmp_path)
-    assert "^Photo:" in rules.patterns
+    assert "^Pictured:" in rules.patterns
     assert rules.fingerprint() != BoilerplateRules.load().fingerprint()
 
 
@@ -116,10 +116,10 @@ def test_empty_folder(tmp_path):
 
 
 def test_folder_with_only_other_types_is_empty(tmp_path, caplog):
-    write(tmp_path / "report.pdf", b"%PDF-1.4\n")
+    write(tmp_path / "photo.jpg", b"\xff\xd8\xff\xe0 a photo")
     with pytest.raises(CorpusError, match="has no documents"):
         load_corpus(tmp_path)
-    assert "report.pdf" in caplog.text
+    assert "photo.jpg" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -161,7 +161,7 @@ def test_file_with_nothing_to_search(tmp_path):
         load_corpus(tmp_path)
 
 
-@pytest.mark.parametrize("name", ["report.pdf", "table.csv", "notes.docx"])
+@pytest.mark.parametrize("name", ["photo.jpg", "table.csv", "notes.docx"])
 def test_other_file_types_are_skipped_with_a_warning(tmp_path, caplog, name):
     write(tmp_path / "a.txt", "A headline\n" + BODY)
     write(tmp_path / name, b"\x00\x01 not a document")
