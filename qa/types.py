@@ -125,3 +125,4 @@ class Answer:
     found: bool
     passages: tuple[Hit, ...]
     message: str
+    read_as: str = ""  # the question searched: ``question``, or a follow-up completed from history

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 import qa
 import qa.api
-from qa.retriever import MAX_K, Retriever, default_corpus, top_k
+from qa.ranking import top_k
+from qa.retriever import MAX_K, Retriever, default_corpus
 
 TROOPS = "It currently has about 12,000 troops in the country, according to its website."
 FRENCH = (
@@ -217,7 +218,7 @@ def test_the_query_path_reads_no_file_and_rebuilds_nothing(tmp_path, monkeypatch
 
     import bm25s
 
-    from qa import lexical, retriever
+    from qa import building, lexical, retriever
 
     r = Retriever.from_corpus(CORPUS, cache_dir=tmp_path, embedder=FakeEmbedder())
 
@@ -230,9 +231,9 @@ def test_the_query_path_reads_no_file_and_rebuilds_nothing(tmp_path, monkeypatch
         (Path, "read_bytes"),
         (lexical.LexicalIndex, "__init__"),
         (bm25s.BM25, "index"),
-        (retriever, "chunk_document"),
+        (building, "chunk_document"),
+        (building, "load_index"),
         (retriever, "load_corpus"),
-        (retriever, "load_index"),
     ]:
         monkeypatch.setattr(target, name, refuse)
     assert r.search("How many peacekepers does the UN have in Mali?", k=3)
