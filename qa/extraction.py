@@ -299,12 +299,16 @@ def _reflow(page: str) -> str:
                 out.append(current)
                 current = ""
             continue
+        lone = len(line) < 0.6 * width and not _SENTENCE_END.search(line)  # heading, page no.
+        if current and lone and not _HYPHENATED.search(current):
+            out.append(current)
+            current = ""
         if current and _HYPHENATED.search(current) and line[:1].islower():
             current = current[:-1] + line
         else:
             current = f"{current} {line}" if current else line
         short = len(line) < 0.8 * width
-        if short and (_SENTENCE_END.search(line) or len(line) < 0.6 * width):
+        if lone or (short and _SENTENCE_END.search(line)):
             out.append(current)
             current = ""
     if current:

@@ -238,12 +238,8 @@ class SessionStore:
         if not isinstance(text, str) or not text.strip():
             raise DocumentError("The pasted text is empty: paste the article's text first.")
         began = time.perf_counter()
-        if name is None:
-            with self._lock:
-                session = self._session(session_id)
-                session.pasted += 1
-                name = f"Pasted text {session.pasted}"
-        return self._add(session_id, text, _clean_name(name), "pasted", "", began, progress)
+        named = None if name is None else _clean_name(name)
+        return self._add(session_id, text, named, "pasted", "", began, progress)
 
     def remove(self, session_id: str, name: str) -> None:
         """Remove one document from the session; ``KeyError`` if it has none of that name."""
@@ -258,7 +254,7 @@ class SessionStore:
         self,
         session_id: str,
         text: str,
-        name: str,
+        name: str | None,
         kind: str,
         note: str,
         began: float,
@@ -267,7 +263,8 @@ class SessionStore:
         limits = self.limits
         if len(text) > limits.max_document_chars:
             raise DocumentError(
-                f"{name} holds {len(text):,} characters of text; a document may hold up to "
+                f"{name or 'The pasted text'} holds {len(text):,} characters of text; a "
+                "document may hold up to "
                 f"{limits.max_document_chars:,} (about {limits.max_document_chars // 6:,} "
                 "words). Add the part you want to ask about."
             )
@@ -275,7 +272,8 @@ class SessionStore:
             session = self._session(session_id)
         with session.lock:  # one document at a time per session: limits stay exact
             with self._lock:
-                name = self._free_name(session, name)
+                pasted = name is None
+                name = self._free_name(session, name or f"Pasted text {session.pasted + 1}")
                 self._check_room(session, name, len(text))
             _tell(progress, 0.05, f"Cutting {name} into passages")
             try:
@@ -303,6 +301,7 @@ class SessionStore:
                 self._make_room(session_id, info.memory_bytes, name)
                 session = self._session(session_id)  # it may have been swept meanwhile
                 session.documents[name] = (info, retriever)
+                session.pasted += pasted
                 session.combined.clear()
         _tell(progress, 1.0, f"{name} is ready: {passages} passages")
         log.info("Session document added: %d passages in %.2f s", passages, info.seconds)
@@ -340,11 +339,12 @@ class SessionStore:
         """``Retriever.ask`` over the session's ``scope``. A session whose documents
         are gone (idle too long) gets an answer that says so."""
         notice = self._notice(session_id) if scope != "bundled" else None
+        if notice is not None:
+            return Answer(question, False, (), notice, read_as=question)
         try:
             retriever = self.retriever(session_id, scope)
         except DocumentError as exc:
-            message = notice or str(exc)
-            return Answer(question, False, (), message, read_as=question)
+            return Answer(question, False, (), str(exc), read_as=question)
         return retriever.ask(question, k, history)
 
     def search(
