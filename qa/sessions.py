@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 SCOPES = ("both", "bundled", "mine")
 # Called with (fraction done, what is happening), e.g. a ``gradio.Progress``.
 Progress = Callable[[float, str], None]
+# Memory of one passage besides its vectors and text (see _memory_estimate).
+PASSAGE_OVERHEAD_BYTES = 4_500
 # Sessions whose end is remembered, to tell a person why their documents are gone.
 _REMEMBERED = 10_000
 _NAME_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]+")
@@ -468,11 +470,13 @@ class SessionStore:
 def _memory_estimate(retriever: Retriever, text: str) -> int:
     """Bytes a document holds: its vectors (each passage, and each sentence of a
     passage of several), its text (in the document, the passages and BM25's tokens:
-    about three copies) and about 1 KB of objects per passage."""
+    about three copies) and the objects of each passage (its record, spans, BM25
+    postings). Calibrated with tracemalloc by bench/add_document.py: 2.5 MB for a
+    10,000-word article, which this puts at 2.5 MB."""
     passages = retriever.passages
     rows = len(passages) + sum(len(p.sentences) for p in passages if len(p.sentences) > 1)
     vectors = rows * retriever.embedder.dimension * 4
-    return vectors + 3 * len(text.encode()) + 1024 * len(passages)
+    return vectors + 3 * len(text.encode()) + PASSAGE_OVERHEAD_BYTES * len(passages)
 
 
 def _clean_name(name: str) -> str:
