@@ -4,13 +4,18 @@ import qa
 retriever = qa.Retriever.from_corpus("corpus")
 hits = retriever.search("How many French soldiers are in the Sahel?", k=3)
 answer = retriever.ask("Who won the World Cup?")   # answer.found is False
+answer = retriever.ask("And the UN?", history=["How many French soldiers are in the Sahel?"])
+mine = qa.Retriever.from_texts({"notes.txt": "Bakery news\nThe bakery sells bread."})
 """
 
 from qa.api import ask, search
 from qa.chunking import ChunkingConfig
+from qa.conversation import read_in_context
 from qa.corpus import CorpusError
 from qa.embedding import ModelError, SentenceTransformerEmbedder
+from qa.extraction import DocumentError
 from qa.retriever import Retriever
+from qa.sessions import DocumentInfo, Limits, SessionStore
 from qa.types import Answer, Document, Hit, Passage
 
 __all__ = [
@@ -18,12 +23,17 @@ __all__ = [
     "ChunkingConfig",
     "CorpusError",
     "Document",
+    "DocumentError",
+    "DocumentInfo",
     "Hit",
+    "Limits",
     "ModelError",
     "Passage",
     "Retriever",
     "SentenceTransformerEmbedder",
+    "SessionStore",
     "ask",
+    "read_in_context",
     "search",
 ]
 __version__ = "0.1.0"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 from qa.retriever import Retriever, default_corpus
 from qa.types import Answer, Hit
@@ -20,11 +21,11 @@ def default_retriever() -> Retriever:
         return _default
 
 
-def search(question: str, k: int = 3) -> list[Hit]:
-    """``Retriever.search`` over the default corpus."""
-    return default_retriever().search(question, k)
+def search(question: str, k: int = 3, history: Sequence[str] = ()) -> list[Hit]:
+    """``Retriever.search`` over the default corpus (``history``: earlier questions)."""
+    return default_retriever().search(question, k, history)
 
 
-def ask(question: str, k: int = 3) -> Answer:
-    """``Retriever.ask`` over the default corpus."""
-    return default_retriever().ask(question, k)
+def ask(question: str, k: int = 3, history: Sequence[str] = ()) -> Answer:
+    """``Retriever.ask`` over the default corpus (``history``: earlier questions)."""
+    return default_retriever().ask(question, k, history)

@@ -12,6 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qa.answering import match_label, prepare_question
+from qa.conversation_eval import (
+    format_followup_table,
+    history_regressions,
+    report_followups,
+    run_followups,
+)
 from qa.corpus import CorpusError
 from qa.embedding import ModelError
 from qa.evaluation import QuestionSetError, format_table, load_questions, report
@@ -19,8 +25,11 @@ from qa.evaluation import run as run_questions
 from qa.retriever import MODES, Retriever, default_corpus
 from qa.types import Answer, Hit
 
-# The question set shipped with qa, over the article in corpus/.
+# The question sets shipped with qa, over the article in corpus/.
 DEFAULT_QUESTIONS = Path("tests/questions.jsonl")
+DEFAULT_FOLLOWUPS = Path("tests/followups.jsonl")
+# The seed of the history check: which other question each one is asked after.
+HISTORY_CHECK_SEED = 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -89,7 +98,16 @@ def _parser() -> argparse.ArgumentParser:
         default=",".join(MODES),
         help=f"retrieval modes to compare, comma-separated (default: {','.join(MODES)})",
     )
-    evaluate.add_argument("--json", action="store_true", help="print the rows as JSON")
+    evaluate.add_argument(
+        "--followups",
+        type=Path,
+        help=f"follow-up question set (questions with a history; default: {DEFAULT_FOLLOWUPS} "
+        "when no question file is given)",
+    )
+    evaluate.add_argument(
+        "--no-followups", action="store_true", help="skip the follow-ups and the history check"
+    )
+    evaluate.add_argument("--json", action="store_true", help="print the results as JSON")
     _common(evaluate)
     evaluate.set_defaults(run=_eval)
     return parser
@@ -207,28 +225,68 @@ def _eval(args: argparse.Namespace) -> int:
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if unknown := [m for m in modes if m not in MODES]:
         raise ValueError(f"--modes: unknown mode {unknown[0]!r}; choose from {', '.join(MODES)}")
-    questions = load_questions(args.questions or _default_questions())
+    loaded = load_questions(args.questions or _beside(DEFAULT_QUESTIONS))
+    questions = [q for q in loaded if not q.history]
+    followups = [q for q in loaded if q.history]
+    followups_file = args.followups or (None if args.questions else _beside(DEFAULT_FOLLOWUPS))
+    if followups_file is not None and not args.no_followups and Path(followups_file).is_file():
+        followups += load_questions(followups_file)
+    elif args.followups is not None and not args.no_followups:
+        load_questions(args.followups)  # a missing file named on purpose is an error
+    if args.no_followups:
+        followups = []
     retriever = _retriever(args)
-    rows = report(run_questions(retriever, questions, modes))
+    rows = report(run_questions(retriever, questions, modes)) if questions else []
+    followup_rows = report_followups(run_followups(retriever, followups)) if followups else []
+    worse = history_regressions(retriever, questions, HISTORY_CHECK_SEED) if followups else []
     if args.json:
-        print(json.dumps([row.to_dict() for row in rows], indent=2))
+        result = {
+            "rows": [row.to_dict() for row in rows],
+            "followups": [row.to_dict() for row in followup_rows],
+            "history_check": {
+                "questions": len(questions) if followups else 0,
+                "seed": HISTORY_CHECK_SEED,
+                "worse": [
+                    {"question": w.question.question, "after": w.previous, "read_as": w.read_as}
+                    for w in worse
+                ],
+            },
+        }
+        print(json.dumps(result, indent=2))
         return 0
     print(
-        f"{len(questions)} questions, {len(retriever.passages)} passages, "
-        f"model {retriever.model_name}. Modes: hybrid is the shipped default.\n"
+        f"{len(questions)} questions, {len(followups)} follow-ups, {len(retriever.passages)} "
+        f"passages, model {retriever.model_name}. Modes: hybrid is the shipped default.\n"
     )
-    print(format_table(rows))
-    print(
-        "\nhit@k, MRR@5, sentence: answerable questions; abst.P/abst.R: precision/recall of "
-        "'not in the article'; wrong abst.: answerable questions it abstained on; chars: "
-        "length of the first passage; p50 ms: median time of search()."
-    )
+    if rows:
+        print(format_table(rows))
+        print(
+            "\nhit@k, MRR@5, sentence: answerable questions; abst.P/abst.R: precision/recall "
+            "of 'not in the article'; wrong abst.: answerable questions it abstained on; "
+            "chars: length of the first passage; p50 ms: median time of search()."
+        )
+    if followup_rows:
+        print("\nFollow-ups, asked alone and after their history (hybrid):\n")
+        print(format_followup_table(followup_rows))
+        print(
+            "\nhit@1: answerable follow-ups with an answer first; refused: unanswerable ones "
+            "declined; kept as typed: stand-alone questions searched exactly as typed."
+        )
+        if questions:
+            print(
+                f"\nHistory check: each of the {len(questions)} questions asked after a random "
+                f"other one (seed {HISTORY_CHECK_SEED}): {len(worse)} answers worse."
+            )
+            for w in worse:
+                print(
+                    f"  worse: {w.question.question!r} after {w.previous!r}, read as {w.read_as!r}"
+                )
     return 0
 
 
-def _default_questions() -> Path:
-    """``tests/questions.jsonl`` here, else the one beside the qa package (a source checkout)."""
-    if DEFAULT_QUESTIONS.is_file():
-        return DEFAULT_QUESTIONS
-    beside = Path(__file__).resolve().parent.parent / DEFAULT_QUESTIONS
-    return beside if beside.is_file() else DEFAULT_QUESTIONS
+def _beside(path: Path) -> Path:
+    """``path`` here, else the one beside the qa package (a source checkout)."""
+    if path.is_file():
+        return path
+    beside = Path(__file__).resolve().parent.parent / path
+    return beside if beside.is_file() else path

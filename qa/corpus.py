@@ -1,10 +1,12 @@
 """Stage 1: read a corpus folder into ``Document`` records, marking what is content.
 
-A corpus is a folder of UTF-8 ``.txt`` and ``.md`` files (searched recursively); each
-file is one document and its path relative to the folder is its ``source``. Nothing
-is rewritten: the document keeps its text exactly as decoded, and cleaning only
-decides which lines are the title, headings, boilerplate or body, so every passage
-cut later maps back to the file by offsets.
+A corpus is a folder of UTF-8 ``.txt`` and ``.md`` files, web pages (``.html``) and
+PDFs (searched recursively); each file is one document and its path relative to the
+folder is its ``source``. Pages and PDFs are read by ``qa.extraction`` (their main
+text); texts a program holds are read the same way by ``documents_from_texts``.
+Nothing is rewritten: the document keeps its text exactly as decoded or extracted,
+and cleaning only decides which lines are the title, headings, boilerplate or body,
+so every passage cut later maps back to the text by offsets.
 """
 
 from __future__ import annotations
@@ -14,22 +16,32 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from qa import extraction
 from qa.types import Document, Span
 
 log = logging.getLogger(__name__)
 
-DOCUMENT_SUFFIXES = (".txt", ".md", ".markdown")
+DOCUMENT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+# Read by qa.extraction (main text of a page, text layer of a PDF), not as plain text.
+_EXTRACTED_SUFFIXES = (".html", ".htm", ".pdf")
 CORPUS_RULES_FILE = ".qa-boilerplate"
 # A news article is tens of kilobytes; a file past this is a dump, a log or a mistake,
 # and embedding it would take the CPU hours. Raise it with QA_MAX_DOCUMENT_MB.
 DEFAULT_MAX_DOCUMENT_MB = 10.0
 # A line this short with no sentence-ending punctuation is a heading, not prose.
 HEADING_MAX_WORDS = 12
+# Under a "Related Stories" heading (a ``block:`` rule), up to this many lines of at
+# most BLOCK_ITEM_MAX_WORDS words and one sentence are headlines of other stories.
+BLOCK_MAX_ITEMS = 12
+BLOCK_ITEM_MAX_WORDS = 25
+_BLOCK = "block: "
+_LIST_MARK = re.compile(r"^(\d{1,3}[.)]|[-–•*])\s+")
+_SENTENCE_ENDS = re.compile(r"[.!?…](?=['\"”’)\]]*(\s|$))")
 _SENTENCE_END = re.compile(r"[.!?…:;。！？]['\"”’)\]]*\s*$")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
 
@@ -40,7 +52,11 @@ class CorpusError(ValueError):
 
 @dataclass(frozen=True)
 class BoilerplateRules:
-    """Regular expressions for lines that are never content, loaded from data files."""
+    """Regular expressions for lines that are never content, loaded from data files.
+
+    A pattern written ``block: REGEX`` matches the heading of a list of links to other
+    stories ("Related Stories"): the headlines listed under it go too (``opens_block``).
+    """
 
     patterns: tuple[str, ...]
 
@@ -58,7 +74,17 @@ class BoilerplateRules:
         return cls(tuple(patterns))
 
     def matches(self, line: str) -> bool:
-        return any(re.search(p, line, re.IGNORECASE) for p in self.patterns)
+        return any(
+            re.search(p, line, re.IGNORECASE) for p in self.patterns if not p.startswith(_BLOCK)
+        )
+
+    def opens_block(self, line: str) -> bool:
+        """Whether ``line`` heads a list of links whose items are not content either."""
+        return any(
+            re.search(p[len(_BLOCK) :], line, re.IGNORECASE)
+            for p in self.patterns
+            if p.startswith(_BLOCK)
+        )
 
     def fingerprint(self) -> str:
         return hashlib.sha256("\n".join(self.patterns).encode()).hexdigest()[:16]
@@ -70,7 +96,7 @@ def _parse_rules(text: str, origin: str) -> Iterable[str]:
         if not rule or rule.startswith("#"):
             continue
         try:
-            re.compile(rule)
+            re.compile(rule[len(_BLOCK) :] if rule.startswith(_BLOCK) else rule)
         except re.error as exc:
             raise CorpusError(
                 f"{origin}, line {number}: invalid regular expression {rule!r} ({exc}). "
@@ -90,7 +116,8 @@ def load_corpus(path: str | Path, rules: BoilerplateRules | None = None) -> list
     root = Path(path)
     if not root.exists():
         raise CorpusError(
-            f"Corpus folder not found: {root}. Create it and put .txt or .md articles in it, "
+            f"Corpus folder not found: {root}. Create it and put articles in it (.txt, .md, "
+            ".html or .pdf), "
             "or point QA_CORPUS (or the corpus argument) at the folder that holds them."
         )
     rules = rules or BoilerplateRules.load(root if root.is_dir() else root.parent)
@@ -103,8 +130,8 @@ def load_corpus(path: str | Path, rules: BoilerplateRules | None = None) -> list
         )
     if not files:
         raise CorpusError(
-            f"Corpus folder {root} has no documents: add .txt or .md files "
-            f"({', '.join(DOCUMENT_SUFFIXES)}) to it."
+            f"Corpus folder {root} has no documents: add .txt or .md files, web pages "
+            "(.html) or PDFs to it."
         )
     documents: list[Document] = []
     seen: dict[str, str] = {}
@@ -171,10 +198,67 @@ def _document_files(root: Path) -> Iterable[Path]:
 
 
 def read_document(file: Path, source: str, rules: BoilerplateRules) -> Document:
-    """Decode one file and mark its title, headings, boilerplate and body lines."""
+    """Decode one file and mark its title, headings, boilerplate and body lines.
+
+    Web pages and PDFs, and any file whose content is one whatever its name, are read
+    by ``qa.extraction``; other files must be UTF-8 text.
+    """
     raw = file.read_bytes()
+    suffix = file.suffix.lower()
+    if suffix in _EXTRACTED_SUFFIXES or (raw.strip() and _sniffed(raw, file) != "text"):
+        try:
+            extracted = extraction.extract(raw, str(file))
+        except extraction.DocumentError as exc:
+            raise CorpusError(str(exc)) from None
+        if extracted.note:
+            log.warning("%s", extracted.note)
+        markdown = extracted.kind == "markdown"
+        return parse_document(extracted.text, source, rules, markdown=markdown)
     text = decode_document(raw, file)
-    return parse_document(text, source, rules, markdown=file.suffix.lower() != ".txt")
+    return parse_document(text, source, rules, markdown=suffix != ".txt")
+
+
+def _sniffed(raw: bytes, file: Path) -> str:
+    """What ``raw`` is by its bytes ("text" when not a format qa extracts)."""
+    try:
+        return extraction.sniff(raw, str(file))
+    except extraction.DocumentError:
+        return "text"  # binary: decode_document says so in its own words
+
+
+def documents_from_texts(
+    texts: Mapping[str, str], rules: BoilerplateRules | None = None
+) -> list[Document]:
+    """``Document`` records for texts held in memory, read like corpus files.
+
+    Keys are the documents' names (their ``source``; a ``.md`` name reads Markdown
+    headings). Raises ``CorpusError`` for a name or text that is not a string, an
+    empty text, or one with nothing but a title, headings and boilerplate; a text
+    whose content repeats an earlier one is skipped with a warning.
+    """
+    rules = rules or BoilerplateRules.load()
+    documents: list[Document] = []
+    seen: dict[str, str] = {}
+    for name, text in texts.items():
+        if not isinstance(name, str) or not name.strip():
+            raise CorpusError(f"Document names must be non-empty strings, got {name!r}.")
+        if not isinstance(text, str):
+            raise CorpusError(f"{name}: the text must be a string, got {type(text).__name__}.")
+        if not text.strip():
+            raise CorpusError(f"{name}: the text is empty. Give the article's text.")
+        markdown = name.lower().endswith((".md", ".markdown"))
+        document = parse_document(text, name, rules, markdown=markdown)
+        if not document.body_spans:
+            raise CorpusError(
+                f"{name}: nothing to search: every line after the title is a heading or "
+                "boilerplate. Give the article's paragraphs (full sentences)."
+            )
+        if document.content_hash in seen:
+            log.warning("Skipping %s: same content as %s.", name, seen[document.content_hash])
+            continue
+        seen[document.content_hash] = name
+        documents.append(document)
+    return documents
 
 
 def decode_document(raw: bytes, file: Path) -> str:
@@ -217,8 +301,16 @@ def parse_document(
         title = _strip_heading_marks(text[title_span.start : title_span.end])
     body: list[Span] = []
     headings: list[Span] = []
+    block_items = 0  # headlines still expected under a "Related Stories" heading
     for span in lines:
         line = text[span.start : span.end]
+        if rules.opens_block(line.strip()):
+            block_items = BLOCK_MAX_ITEMS
+            continue
+        if block_items and _is_headline(line):
+            block_items -= 1
+            continue
+        block_items = 0
         if rules.matches(line.strip()):
             continue
         if _is_heading(line, markdown):
@@ -234,6 +326,16 @@ def parse_document(
         body_spans=tuple(body),
         headings=tuple(headings),
     )
+
+
+def _is_headline(line: str) -> bool:
+    """A line that reads like a link to another story: short, one sentence at most,
+    and no full stop unless very short (a paragraph of prose ends with one)."""
+    item = _LIST_MARK.sub("", line.strip())
+    words = item.split()
+    if len(words) > BLOCK_ITEM_MAX_WORDS or len(_SENTENCE_ENDS.findall(item)) > 1:
+        return False
+    return not item.endswith(".") or len(words) <= HEADING_MAX_WORDS
 
 
 def _line_spans(text: str) -> Iterable[Span]:

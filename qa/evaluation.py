@@ -7,7 +7,10 @@ A question set is a JSON Lines file, one question per line::
     {"question": "Who speaks for MINUSMA?", "answers": ["Olivier Salgado"], "split": "heldout"}
 
 ``answers`` are short texts of the article that answer the question (any one will
-do); an empty list means the article does not answer it. A passage is a hit when it
+do); an empty list means the article does not answer it. A follow-up question also
+has ``history``, the questions asked before it (oldest first), and may say
+``"standalone": true`` when it must be searched exactly as typed (see
+``qa.conversation_eval``). A passage is a hit when it
 contains one of them, and the marked sentence is right when it does; matching
 ignores case, runs of white space and the style of quotes and apostrophes. ``split``
 is optional: questions are reported per split (e.g. "dev" to tune on, "heldout" to
@@ -43,6 +46,8 @@ class Question:
     question: str
     answers: tuple[str, ...]
     split: str = "all"
+    history: tuple[str, ...] = ()  # earlier questions of the conversation, oldest first
+    standalone: bool | None = None  # True: must be searched as typed, despite history
 
     @property
     def answerable(self) -> bool:
@@ -136,7 +141,16 @@ def _parse(line: str, where: str) -> Question:
     split = data.get("split", "all")
     if not isinstance(split, str) or not split:
         raise QuestionSetError(f'{where}: "split" must be a non-empty string when given.')
-    return Question(question, tuple(answers), split)
+    history = data.get("history", [])
+    if not isinstance(history, list) or not all(isinstance(h, str) and h.strip() for h in history):
+        raise QuestionSetError(
+            f'{where}: "history" must be a list of the earlier questions (non-empty '
+            "strings), oldest first."
+        )
+    standalone = data.get("standalone")
+    if standalone is not None and not isinstance(standalone, bool):
+        raise QuestionSetError(f'{where}: "standalone" must be true or false when given.')
+    return Question(question, tuple(answers), split, tuple(history), standalone)
 
 
 def run(

@@ -1,52 +1,35 @@
 """Stage 5: the retriever, which ties the stages together behind the public API.
 
-``Retriever.from_corpus`` reads the corpus, loads the cached index when it was built
-from exactly these files, model and settings, and otherwise builds and caches it.
-``search`` ranks passages for a question; ``ask`` also decides if any answers it.
+``Retriever.from_corpus`` reads a corpus folder and loads its cached index or builds
+it (``qa.building``); ``Retriever.from_texts`` builds one in memory from texts a
+program already holds; ``Retriever.combine`` searches several as one (the bundled
+corpus and a person's own documents) without embedding anything again. ``search``
+ranks passages for a question, read in the context of the conversation's earlier
+questions (``qa.conversation``); ``ask`` also decides if any passage answers it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import functools
-import logging
+import heapq
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from filelock import FileLock
 
-from qa import answering, fusion
-from qa.cache import (
-    BuildSpec,
-    BuiltIndex,
-    CacheError,
-    EmbeddingCache,
-    default_cache_dir,
-    embeddings_folder,
-    index_folder,
-    load_index,
-    remove_stale_temp_files,
-    save_index,
-)
-from qa.chunking import ChunkingConfig, chunk_document
-from qa.corpus import BoilerplateRules, load_corpus
+from qa import answering, conversation
+from qa.building import EMBEDDING_INPUT, ProgressReport, build_index, load_or_build
+from qa.cache import BuildSpec, BuiltIndex, EmbeddingCache, default_cache_dir, index_folder
+from qa.chunking import ChunkingConfig
+from qa.corpus import BoilerplateRules, CorpusError, documents_from_texts, load_corpus
 from qa.embedding import Embedder, make_embedder
-from qa.index import FaissStore, VectorStore, check_index_request, choose_index
-from qa.key_phrase import gives_reason
+from qa.index import check_index_request
 from qa.lexical import LexicalIndex, QueryTerms
+from qa.ranking import Part, make_hit, rank
 from qa.types import Answer, Document, Hit, Passage
 
-log = logging.getLogger(__name__)
-
-# How a passage is presented to the embedding model; recorded in the manifest, so bump
-# it on any change. Measured on tests/questions.jsonl, the bare passage ranks best on a
-# one-article corpus: prefixing the title or heading pulls every passage towards the
-# headline and costs hit@1 (0.83 -> 0.50 on an early 12-question probe).
-EMBEDDING_INPUT = "text/1"
 MAX_K = 100
 # How passages are ranked. "hybrid" is the shipped default: dense and lexical scores
 # fused (qa.fusion), misspellings corrected, names checked before answering. The
@@ -60,22 +43,6 @@ _MIN_SCORE = {
     "lexical": answering.MIN_LEXICAL_SCORE,
     "rrf": answering.MIN_DENSE_SCORE,
 }
-# Passages scored exactly by the dense store per question; the rest share a bound.
-DENSE_DEPTH = 1_000
-# How deep each ranking goes into reciprocal-rank fusion.
-RRF_DEPTH = 100
-# Documents are embedded in groups of about this many texts, and each group's vectors
-# are stored as soon as it is done: an interrupted build loses at most one group.
-EMBED_GROUP_TEXTS = 4096
-# A build that embeds more texts than this shows a progress bar (on stderr).
-PROGRESS_MIN_TEXTS = 1000
-# Adding more vectors than this to the store shows a progress bar too.
-ADD_PROGRESS_MIN = 100_000
-
-
-def embedding_input(passage: Passage) -> str:
-    """The text embedded for a passage (see ``EMBEDDING_INPUT``)."""
-    return passage.text
 
 
 def default_corpus() -> Path:
@@ -90,6 +57,8 @@ class Retriever:
     >>> hit = r.search("How many French soldiers are in the Sahel?", k=3)[0]
     >>> hit.answer
     'There are a total of 25,000 foreign troops currently deployed in the Sahel region, ...'
+    >>> r.ask("And the UN?", history=["How many French soldiers are in the Sahel?"]).read_as
+    'How many UN soldiers are in the Sahel?'
     """
 
     def __init__(
@@ -102,16 +71,26 @@ class Retriever:
         cache_folder: Path | None = None,
         mode: str = "hybrid",
     ):
-        self.documents: dict[str, Document] = {d.source: d for d in documents}
-        self.passages: list[Passage] = built.passages
-        self.from_cache = from_cache  # True when the index was loaded, not built
-        self.cache_folder = cache_folder
-        self.mode = _check_mode(mode)
-        self._built = built
-        self._embedder = embedder
         # BM25 over the passages: built here, in memory, once (milliseconds per
         # thousand passages), so the cache on disk stays the dense index alone.
-        self._lexical = LexicalIndex([p.text for p in self.passages]) if self.passages else None
+        lexical = LexicalIndex([p.text for p in built.passages]) if built.passages else None
+        self._setup(documents, (Part(built, lexical),), embedder, mode)
+        self.from_cache = from_cache  # True when the index was loaded, not built
+        self.cache_folder = cache_folder
+
+    def _setup(
+        self,
+        documents: Iterable[Document],
+        parts: tuple[Part, ...],
+        embedder: Embedder,
+        mode: str,
+    ) -> None:
+        self.documents: dict[str, Document] = {d.source: d for d in documents}
+        self.passages: list[Passage] = [p for part in parts for p in part.built.passages]
+        self.mode = _check_mode(mode)
+        self._parts = parts
+        self._built = parts[0].built  # the index of a retriever made of one part
+        self._embedder = embedder
 
     def with_mode(self, mode: str) -> Retriever:
         """The same retriever ranking by another of ``MODES`` (sharing every index).
@@ -122,9 +101,25 @@ class Retriever:
         other.mode = _check_mode(mode)
         return other
 
+    def with_embedder(self, embedder: Embedder) -> Retriever:
+        """The same retriever (sharing every index) encoding questions with
+        ``embedder``, which must be the same model: e.g. one that holds a lock."""
+        if embedder.fingerprint != self._embedder.fingerprint:
+            raise ValueError(
+                f"with_embedder needs the same model ({self.model_name}), got {embedder.name}"
+            )
+        other = copy.copy(self)
+        other._embedder = embedder
+        return other
+
     @property
     def model_name(self) -> str:
         return self._embedder.name
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model that embeds questions and passages (shared, loaded once)."""
+        return self._embedder
 
     @classmethod
     def from_corpus(
@@ -142,6 +137,7 @@ class Retriever:
     ) -> Retriever:
         """Load the cached index for ``corpus`` or build it (see the README for defaults).
 
+        The corpus holds ``.txt``, ``.md``, ``.html`` and ``.pdf`` files (``qa.corpus``).
         ``index_kind`` is ``"auto"`` (exact search up to 50,000 passages, IVF above),
         ``"flat"``, ``"ivf"`` or ``"hnsw"``; default ``QA_INDEX_KIND``, else ``"auto"``.
         ``index_params`` override that kind's defaults (see ``qa.index``). A build
@@ -167,40 +163,103 @@ class Retriever:
             index={"kind": index_kind, **(index_params or {})},
         )
         folder = index_folder(root, corpus_path)
-        built = None if rebuild else _try_load(folder, spec)
-        from_cache = built is not None
-        if built is None:
-            with _build_lock(folder):
-                built = None if rebuild else _try_load(folder, spec, quiet=True)
-                from_cache = built is not None  # another process may have built it
-                if built is None:
-                    with contextlib.suppress(OSError):
-                        remove_stale_temp_files(folder)
-                    vectors = EmbeddingCache(embeddings_folder(folder), reuse=not rebuild)
-                    built = build_index(
-                        documents,
-                        embedder,
-                        chunking,
-                        index_kind,
-                        index_params,
-                        vector_cache=vectors,
-                    )
-                    try:
-                        save_index(folder, spec, built)
-                    except OSError as exc:
-                        log.warning(
-                            "Could not write the index cache to %s (%s); serving from "
-                            "memory. Set QA_CACHE_DIR to a writable folder.",
-                            folder,
-                            exc,
-                        )
-                    else:
-                        with contextlib.suppress(OSError):
-                            vectors.prune()  # documents gone from the corpus
-        return cls(documents, built, embedder, from_cache=from_cache, cache_folder=folder)
+        built, loaded = load_or_build(
+            folder,
+            spec,
+            documents,
+            embedder,
+            chunking,
+            index_kind,
+            index_params,
+            rebuild=rebuild,
+        )
+        return cls(documents, built, embedder, from_cache=loaded, cache_folder=folder)
 
-    def search(self, question: str, k: int = 3) -> list[Hit]:
+    @classmethod
+    def from_texts(
+        cls,
+        texts: Mapping[str, str] | Iterable[Document],
+        *,
+        model: str | None = None,
+        embedder: Embedder | None = None,
+        encoder: str | None = None,
+        chunking: ChunkingConfig | None = None,
+        index_kind: str | None = None,
+        index_params: dict[str, Any] | None = None,
+        report: ProgressReport | None = None,
+    ) -> Retriever:
+        """A retriever over texts held in memory: no folder, and nothing written to disk.
+
+        ``texts`` maps each document's name (its ``source``) to its text, read like a
+        corpus file: first line the title, boilerplate lines dropped (``qa.corpus``);
+        or give ``Document`` records. ``report`` is called with (texts embedded, texts
+        to embed) while it embeds, for a progress bar. Raises ``CorpusError`` for an
+        empty text or one with nothing but a title, headings and boilerplate.
+
+        >>> r = Retriever.from_texts({"notes.txt": "Bakery news\\nThe bakery sells bread."})
+        """
+        documents = documents_from_texts(texts) if isinstance(texts, Mapping) else list(texts)
+        if not documents:
+            raise CorpusError("No texts given: pass at least one {name: text}.")
+        index_kind = index_kind or "auto"
+        check_index_request(index_kind, index_params)
+        embedder = embedder or make_embedder(model, encoder, default_cache_dir())
+        built = build_index(
+            documents,
+            embedder,
+            chunking or ChunkingConfig(),
+            index_kind,
+            index_params,
+            vector_cache=EmbeddingCache(None),  # keeps nothing: no write anywhere
+            report=report,
+        )
+        return cls(documents, built, embedder)
+
+    @classmethod
+    def combine(cls, retrievers: Sequence[Retriever]) -> Retriever:
+        """One retriever over the documents of all of ``retrievers``, sharing their
+        indexes: nothing is embedded or copied again, so combining is instant.
+
+        All must use the same model, and no two may hold a document of the same name
+        (``ValueError`` otherwise). The result ranks like the first (its mode).
+
+        >>> mine = Retriever.from_texts({"notes.txt": text}, embedder=bundled.embedder)
+        >>> both = Retriever.combine([bundled, mine])
+        """
+        if not retrievers:
+            raise ValueError("combine needs at least one retriever, got none")
+        first = retrievers[0]
+        for other in retrievers[1:]:
+            if other._embedder.fingerprint != first._embedder.fingerprint:
+                raise ValueError(
+                    f"cannot combine retrievers of different models ({first.model_name} and "
+                    f"{other.model_name}): build both with the same embedder"
+                )
+        seen: set[str] = set()
+        for r in retrievers:
+            if clash := seen & set(r.documents):
+                raise ValueError(
+                    f"two documents are named {sorted(clash)[0]!r}: rename one before combining"
+                )
+            seen |= set(r.documents)
+        combined = cls.__new__(cls)
+        combined._setup(
+            [d for r in retrievers for d in r.documents.values()],
+            tuple(part for r in retrievers for part in r._parts),
+            first._embedder,
+            first.mode,
+        )
+        combined.from_cache = all(r.from_cache for r in retrievers)
+        combined.cache_folder = None
+        return combined
+
+    def search(self, question: str, k: int = 3, history: Sequence[str] = ()) -> list[Hit]:
         """The ``k`` passages that best answer ``question``, best first.
+
+        ``history`` holds the conversation's earlier questions, oldest first: a
+        follow-up ("And France?", "How many of them died there?") is read as the
+        question it stands for before searching (``qa.conversation``; ``ask`` says how
+        it was read). A question that stands on its own is searched as typed.
 
         ``Hit.score`` is in [0, 1] and means the same for every question, so it can be
         compared across questions and thresholded: 0.8 x the cosine similarity of
@@ -211,327 +270,110 @@ class Retriever:
         ("peacekepers" as "peacekeepers") before either score is computed.
         Raises ``ValueError`` for an empty question or a ``k`` below 1.
         """
-        return self._search(question, k)[0]
+        return self._search(question, k, history)[0]
 
-    def ask(self, question: str, k: int = 3) -> Answer:
+    def ask(self, question: str, k: int = 3, history: Sequence[str] = ()) -> Answer:
         """Search, then decide whether the corpus answers ``question`` at all.
 
         Two signals say no: the question names something the corpus never mentions
         (a name, acronym or number: "The article does not mention Britain or
         Estonia."), or even the best passage scores too low. The passages are returned
         either way, so a UI can show the closest ones as not an answer.
+        ``Answer.read_as`` is the question searched: ``question`` completed from
+        ``history`` when it is a follow-up, else ``question`` itself.
         """
         try:
-            hits, text = self._search(question, k)
+            hits, text, completed = self._search(question, k, history)
         except ValueError as exc:
             message = str(exc)
-            return Answer(str(question), False, (), message[:1].upper() + message[1:])
-        if (
-            self.mode == "hybrid"
-            and self._lexical is not None
-            and (missing := answering.missing_names(text, self._lexical))
-        ):
+            return Answer(
+                str(question), False, (), message[:1].upper() + message[1:], read_as=str(question)
+            )
+        read_as = text if completed else question
+        if self.mode == "hybrid" and (missing := self._missing_names(text)):
             message = answering.not_mentioned_message(missing, len(self.documents))
-            return Answer(question, False, tuple(hits), message)
+            return Answer(question, False, tuple(hits), message, read_as=read_as)
         if answering.is_answered(hits, _MIN_SCORE[self.mode]):
             answer = answering.quote(text, hits[0])
             confident = answering.is_confident(hits)
             message = answering.found_message(answer, confident)
             count = answering.answering_count(hits)
-            return Answer(question, True, tuple(hits), message, answer, confident, count)
+            return Answer(question, True, tuple(hits), message, answer, confident, count, read_as)
         titles = sorted({d.title for d in self.documents.values()})
-        return Answer(question, False, tuple(hits), answering.not_found_message(question, titles))
+        message = answering.not_found_message(read_as, titles)
+        return Answer(question, False, tuple(hits), message, read_as=read_as)
 
-    def _search(self, question: str, k: int) -> tuple[list[Hit], str]:
-        """The hits, and the question as cleaned for reading (``prepare_question``)."""
-        text = answering.prepare_question(question)
+    def _missing_names(self, text: str) -> list[str]:
+        """The names of ``text`` that no part of the corpus mentions."""
+        lexicals = [part.lexical for part in self._parts if part.lexical is not None]
+        if not lexicals:
+            return []
+        missing = answering.missing_names(text, lexicals[0])
+        for lexical in lexicals[1:]:
+            elsewhere = set(answering.missing_names(text, lexical))
+            missing = [name for name in missing if name in elsewhere]
+        return missing
+
+    def _search(self, question: str, k: int, history: Sequence[str]) -> tuple[list[Hit], str, bool]:
+        """The hits, the question searched (cleaned by ``prepare_question`` and, for a
+        follow-up, completed from ``history``), and whether it was completed."""
+        cleaned = answering.prepare_question(question)
+        text = conversation.read_in_context(cleaned, history)
         k = _check_k(k)
-        if self._lexical is None:
-            return [], text
-        terms = self._lexical.analyze(text)
+        parts = [(part, part.lexical) for part in self._parts if part.lexical is not None]
+        if not parts:
+            return [], text, text != cleaned
+        analyses = [lexical.analyze(text) for _, lexical in parts]
         query = None
         if self.mode != "lexical":
-            query = self._embedder.encode_queries([terms.corrected(text)])[0]
+            query = self._query_vector(text, cleaned, analyses, [lex for _, lex in parts])
+        ranked = []  # per part: (score, part number, passage id), best first
         reason = self.mode == "hybrid" and answering.expected_answer(text) == "reason"
-        order, scores = self._rank(self._lexical, terms, query, k, reason=reason)
-        hits = [self._hit(int(i), float(scores[i]), text, terms, query) for i in order[:k]]
-        return hits, text
+        for number, ((part, lexical), terms) in enumerate(zip(parts, analyses, strict=True)):
+            order, scores = rank(self.mode, part, lexical, terms, query, k, reason=reason)
+            ranked.append([(float(scores[i]), number, int(i)) for i in order[:k]])
+        best = ranked[0] if len(ranked) == 1 else heapq.merge(*ranked, key=lambda c: -c[0])
+        hits = []
+        for score, number, index in best:
+            part, lexical = parts[number]
+            hits.append(
+                make_hit(self.mode, part, lexical, index, score, text, analyses[number], query)
+            )
+            if len(hits) == k:
+                break
+        return hits, text, text != cleaned
 
-    def _rank(
+    def _query_vector(
         self,
-        lexical: LexicalIndex,
-        terms: QueryTerms,
-        query: np.ndarray | None,
-        k: int,
-        *,
-        reason: bool = False,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` best passage ids, best first (by ``self.mode``), and the score
-        each passage shows. ``reason``: the question asks why, so a passage that gives a
-        reason scores ``answering.REASON_BONUS`` more, if it could answer at all (scores
-        below ``answering.MIN_ANSWER_SCORE`` get nothing, so whether the corpus answers
-        is decided as for any other question)."""
-        if query is None:  # "lexical"
-            scores = lexical.scores(terms)
-            return top_k(scores, k), scores
-        dense = self._dense_scores(query)
-        if self.mode == "dense":
-            return top_k(dense, k), dense
-        bm25 = lexical.scores(terms)
-        if self.mode == "rrf":
-            by_dense = np.argsort(-dense, kind="stable")[:RRF_DEPTH].tolist()
-            by_lexical = np.argsort(-bm25, kind="stable")[:RRF_DEPTH].tolist()
-            fused = fusion.reciprocal_rank_fusion([by_dense, by_lexical])
-            order = np.array(sorted(fused, key=lambda i: -fused[i]), dtype=np.int64)
-            return order, dense  # RRF values mean nothing across questions: show the cosine
-        scores = fusion.convex_fusion(dense, bm25)
-        if reason:
-            could_answer = scores >= answering.MIN_ANSWER_SCORE
-            scores = scores + answering.REASON_BONUS * self._gives_reason * could_answer
-        return top_k(scores, k), scores
+        text: str,
+        cleaned: str,
+        analyses: Sequence[QueryTerms],
+        lexicals: Sequence[LexicalIndex],
+    ) -> np.ndarray:
+        """The question's unit vector; for a completed follow-up, blended with the
+        vector of the question as typed (``conversation.OWN_WORDS_WEIGHT``)."""
+        if text == cleaned:
+            return self._embedder.encode_queries([self._corrected(text, analyses)])[0]
+        typed = self._corrected(cleaned, [lexical.analyze(cleaned) for lexical in lexicals])
+        both = self._embedder.encode_queries([self._corrected(text, analyses), typed])
+        blended = both[0] + conversation.OWN_WORDS_WEIGHT * both[1]
+        return blended / max(float(np.linalg.norm(blended)), 1e-12)
 
-    @functools.cached_property
-    def _gives_reason(self) -> np.ndarray:
-        """1.0 for each passage that gives a reason (``key_phrase.gives_reason``), else 0:
-        worked out on the first why-question, not at start-up."""
-        return np.array([gives_reason(p.text) for p in self.passages], dtype=np.float32)
-
-    def _dense_scores(self, query: np.ndarray) -> np.ndarray:
-        """Cosine similarity of ``query`` to every passage, clipped to [0, 1].
-
-        Exact for the first ``DENSE_DEPTH`` passages the store returns; the rest get
-        the lowest score among those (an upper bound for them), which only matters
-        for corpora of more than ``DENSE_DEPTH`` passages.
-        """
-        n = len(self.passages)
-        depth = min(n, DENSE_DEPTH)
-        scores, ids = self._built.store.search(query[None, :], depth)
-        found = ids[0] >= 0
-        out = np.full(n, float(scores[0][found].min()) if found.any() else 0.0, dtype=np.float32)
-        out[ids[0][found]] = scores[0][found]
-        return np.clip(out, 0.0, 1.0)
-
-    def _hit(
-        self, index: int, score: float, question: str, terms: QueryTerms, query: np.ndarray | None
-    ) -> Hit:
-        passage = self.passages[index]
-        texts = [
-            passage.text[s.start - passage.start : s.end - passage.start] for s in passage.sentences
-        ]
-        rows = self._built.sentence_rows
-        dense = None
-        if query is not None and rows[index + 1] > rows[index]:
-            dense = self._built.sentence_vectors[rows[index] : rows[index + 1]] @ query
-        elif query is not None:
-            dense = np.zeros(len(texts))  # one sentence: nothing to choose between
-        lexical = None
-        if self.mode != "dense" and self._lexical is not None:
-            lexical = [self._lexical.coverage(terms, t) for t in texts]
-        choice = answering.choose_sentence(question, texts, dense, lexical) if texts else 0
-        sentence = passage.sentences[choice] if passage.sentences else None
-        start, end = (
-            (sentence.start - passage.start, sentence.end - passage.start)
-            if sentence
-            else (0, len(passage.text))
-        )
-        return Hit(
-            text=passage.text,
-            score=min(max(score, 0.0), 1.0),
-            source=passage.source,
-            title=passage.title,
-            start=passage.start,
-            end=passage.end,
-            answer=passage.text[start:end],
-            answer_start=start,
-            answer_end=end,
-            paragraph=passage.paragraph,
-            paragraphs=passage.paragraphs,
-        )
+    @staticmethod
+    def _corrected(text: str, analyses: Sequence[QueryTerms]) -> str:
+        """``text`` with its misspellings corrected, for the model. In a combined
+        corpus a word is corrected only if no part knows it as it is written."""
+        if len(analyses) == 1:
+            return analyses[0].corrected(text)
+        corrections: dict[str, str] = {}
+        for terms in analyses:
+            for wrong, right in terms.corrections.items():
+                if all(wrong in t.corrections or wrong in t.unknown for t in analyses):
+                    corrections.setdefault(wrong, right)
+        return QueryTerms((), corrections).corrected(text)
 
     def __repr__(self) -> str:
         return f"Retriever(documents={len(self.documents)}, passages={len(self.passages)})"
-
-
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """The ids of the ``k`` highest scores, best first, ties in id order: the head of
-    ``np.argsort(-scores, kind="stable")`` without sorting all of a large corpus
-    (a full sort of 100,000 scores costs milliseconds on every question)."""
-    n = len(scores)
-    if k >= n:
-        return np.argsort(-scores, kind="stable")
-    kth = np.partition(scores, n - k)[n - k]  # the k-th highest score
-    above = np.flatnonzero(scores > kth)
-    ties = np.flatnonzero(scores == kth)[: k - len(above)]
-    ids = np.concatenate([above, ties])
-    return ids[np.argsort(-scores[ids], kind="stable")]
-
-
-def build_index(
-    documents: Sequence[Document],
-    embedder: Embedder,
-    chunking: ChunkingConfig,
-    index_kind: str = "auto",
-    index_params: dict[str, Any] | None = None,
-    *,
-    vector_cache: EmbeddingCache | None = None,
-    progress: bool | None = None,
-) -> BuiltIndex:
-    """Chunk and embed ``documents`` into a fresh in-memory index.
-
-    Each document's vectors come from ``vector_cache`` when it holds them (same
-    content, model, settings); the other documents are embedded in groups, each
-    group stored as soon as it is done, so an interrupted build keeps its work and the
-    next one resumes. ``progress`` shows a bar on stderr (default: for large builds).
-    """
-    vector_cache = vector_cache or EmbeddingCache(None)
-    plans = [_DocumentPlan.of(d, chunking, embedder.fingerprint, vector_cache) for d in documents]
-    todo = [p for p in plans if p.vectors is None and p.texts]
-    total = sum(len(p.texts) for p in todo)
-    log.info(
-        "Embedding %d texts (passages and their sentences) from %d of %d documents; "
-        "reusing the vectors of the other %d.",
-        total,
-        len(todo),
-        len(plans),
-        len(plans) - len(todo),
-    )
-    _embed(todo, embedder, vector_cache, total, progress)
-    known = [p.vectors for p in plans if p.vectors is not None]
-    dimension = known[0].shape[1] if known else embedder.dimension
-    passages = [p for plan in plans for p in plan.passages]
-    empty = np.zeros((0, dimension), dtype=np.float32)
-    vectors = np.concatenate(
-        [empty] + [p.vectors[: len(p.passages)] for p in plans if p.vectors is not None]
-    )
-    sentence_vectors = np.concatenate(
-        [empty] + [p.vectors[len(p.passages) :] for p in plans if p.vectors is not None]
-    )
-    counts = [len(p.sentences) if len(p.sentences) > 1 else 0 for p in passages]
-    rows = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    choice = choose_index(len(passages), index_kind, index_params)
-    log.info("Indexing %d passages: %s index (%s)", len(passages), choice.kind, choice.reason)
-    store = FaissStore(dimension, choice.kind, **choice.params)
-    _add_vectors(store, vectors, progress)
-    return BuiltIndex(passages, store, sentence_vectors, rows, choice.reason)
-
-
-class _DocumentPlan:
-    """One document's passages, the texts embedded for it (its passages, then the
-    sentences of its multi-sentence passages), and their vectors once known."""
-
-    def __init__(self, passages: list[Passage], texts: list[str], key: str):
-        self.passages = passages
-        self.texts = texts
-        self.key = key
-        self.vectors: np.ndarray | None = None
-
-    @classmethod
-    def of(
-        cls, document: Document, chunking: ChunkingConfig, fingerprint: str, cache: EmbeddingCache
-    ) -> _DocumentPlan:
-        passages = chunk_document(document, chunking)
-        texts = [embedding_input(p) for p in passages] + [
-            p.text[s.start - p.start : s.end - p.start]
-            for p in passages
-            if len(p.sentences) > 1
-            for s in p.sentences
-        ]
-        # The passage count is part of the key: it says where passages end and sentences begin.
-        key = cache.key(
-            document.content_hash, [str(len(passages)), *texts], fingerprint, EMBEDDING_INPUT
-        )
-        plan = cls(passages, texts, key)
-        if texts:
-            plan.vectors = cache.get(key, len(texts))
-        return plan
-
-
-def _embed(
-    plans: list[_DocumentPlan],
-    embedder: Embedder,
-    cache: EmbeddingCache,
-    total: int,
-    progress: bool | None,
-) -> None:
-    """Embed the texts of ``plans`` in groups of whole documents, storing each group."""
-    from tqdm import tqdm
-
-    show = total > PROGRESS_MIN_TEXTS if progress is None else progress
-    done = 0
-    with tqdm(total=total, desc="Embedding", unit="text", disable=not show, leave=False) as bar:
-        try:
-            for group in _groups(plans, EMBED_GROUP_TEXTS):
-                texts = [t for plan in group for t in plan.texts]
-                vectors = embedder.encode_documents(texts)
-                at = 0
-                for plan in group:
-                    plan.vectors = vectors[at : at + len(plan.texts)]
-                    at += len(plan.texts)
-                    cache.put(plan.key, plan.vectors)
-                done += len(group)
-                bar.update(len(texts))
-        except KeyboardInterrupt:
-            log.warning(
-                "Build interrupted: the vectors of %d of %d documents to embed are "
-                "stored; run again to resume from there.",
-                done,
-                len(plans),
-            )
-            raise
-
-
-def _add_vectors(store: VectorStore, vectors: np.ndarray, progress: bool | None) -> None:
-    """Add to the store, with a bar when that takes long (training and assigning an
-    IVF index of a million passages takes a minute or more)."""
-    from tqdm import tqdm
-
-    show = len(vectors) > ADD_PROGRESS_MIN if progress is None else progress
-    with tqdm(
-        total=len(vectors), desc="Indexing", unit="passage", disable=not show, leave=False
-    ) as bar:
-        store.add(vectors, progress=bar.update)
-
-
-def _groups(plans: list[_DocumentPlan], size: int) -> Iterator[list[_DocumentPlan]]:
-    """Consecutive runs of whole documents holding at least ``size`` texts (the last less)."""
-    group: list[_DocumentPlan] = []
-    count = 0
-    for plan in plans:
-        group.append(plan)
-        count += len(plan.texts)
-        if count >= size:
-            yield group
-            group, count = [], 0
-    if group:
-        yield group
-
-
-def _try_load(folder: Path, spec: BuildSpec, quiet: bool = False) -> BuiltIndex | None:
-    try:
-        return load_index(folder, spec)
-    except CacheError as exc:
-        if not quiet:
-            log.info("Building the index: %s.", exc)
-        return None
-
-
-@contextlib.contextmanager
-def _build_lock(folder: Path) -> Iterator[None]:
-    """Hold a lock file beside the index so two processes never build it at once.
-
-    Without a writable cache folder there is nothing to protect: build in memory.
-    """
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(folder.parent / f"{folder.name}.lock"))
-        lock.acquire(timeout=600)
-    except OSError:
-        yield
-        return
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 def _check_mode(mode: object) -> str:

@@ -122,6 +122,7 @@ class AnswerDict(TypedDict):
     question: str
     found: bool
     confident: bool
+    read_as: str
     message: str
     answer: QuoteDict | None
     passages: list[RankedPassageDict]
@@ -225,7 +226,9 @@ class Answer:
     When ``found`` is True, ``answer`` is the sentence shown first, quoted with its key
     phrase, and the first ``answering`` passages are the ones that answer (the rest are
     only related); ``confident`` is False when even the best passage is a weak match,
-    so a UI says "the closest the article comes is ...". When ``found`` is False,
+    so a UI says "the closest the article comes is ...". ``read_as`` is the question
+    that was searched: a follow-up completed from the conversation's earlier
+    questions, else ``question`` itself. When ``found`` is False,
     ``answer`` is None and ``passages`` may still hold the closest passages, for a UI
     to offer as not an answer.
 
@@ -241,6 +244,7 @@ class Answer:
     answer: Quote | None = None
     confident: bool = False
     answering: int = 0
+    read_as: str = ""  # the question searched: ``question``, or a follow-up completed from history
 
     def to_dict(self) -> AnswerDict:
         """The one JSON shape of an answer: what the ``ask`` endpoint, the MCP tool and
@@ -249,6 +253,7 @@ class Answer:
             "question": self.question,
             "found": self.found,
             "confident": self.confident,
+            "read_as": self.read_as or self.question,
             "message": self.message,
             "answer": self.answer.to_dict() if self.answer else None,
             "passages": [

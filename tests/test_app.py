@@ -416,6 +416,7 @@ def test_mcp_tools_say_what_the_article_is_and_bound_k(mcp_tools) -> None:
         "question",
         "found",
         "confident",
+        "read_as",
         "message",
         "answer",
         "passages",

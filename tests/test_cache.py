@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from conftest import ARTICLE, FakeEmbedder
 
+from qa.building import build_index
 from qa.cache import (
     FORMAT_VERSION,
     INDEX_FILE,
@@ -29,7 +30,7 @@ from qa.cache import (
 from qa.chunking import ChunkingConfig
 from qa.corpus import load_corpus
 from qa.embedding import file_sha256
-from qa.retriever import Retriever, build_index
+from qa.retriever import Retriever
 
 QUESTION = "How many troops does the UN have in Mali?"
 DATA_FILES = (INDEX_FILE, PASSAGES_FILE, SENTENCES_FILE, SENTENCE_ROWS_FILE)

@@ -8,10 +8,20 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import ARTICLE, CORPUS
+from conftest import ARTICLE, CORPUS, ROOT
+from documents import ARTICLE_HTML, make_pdf, make_scanned_pdf
 
-from qa.corpus import BoilerplateRules, CorpusError, load_corpus, parse_document
+from qa.chunking import chunk_document
+from qa.corpus import (
+    BoilerplateRules,
+    CorpusError,
+    documents_from_texts,
+    load_corpus,
+    parse_document,
+)
 from qa.types import Document
+
+PASTED_PAGE = ROOT / "tests" / "data" / "pasted-page.txt"
 
 TITLE = "France, allies to begin military withdrawal from Mali"
 BODY = (
@@ -68,16 +78,16 @@ def test_article_text_is_the_file_exactly():
 
 
 def test_corpus_rules_file_adds_a_rule_without_code(tmp_path):
-    text = "A headline\nPhoto: AFP via Getty Images, all rights.\n" + BODY
+    text = "A headline\nPictured: AFP via Getty Images, all rights.\n" + BODY
     write(tmp_path / "a.txt", text)
     [before] = load_corpus(tmp_path)
-    assert "Photo: AFP via Getty Images, all rights." in body_lines(before)
+    assert "Pictured: AFP via Getty Images, all rights." in body_lines(before)
 
-    write(tmp_path / ".qa-boilerplate", "# captions\n^Photo:\n")
+    write(tmp_path / ".qa-boilerplate", "# captions\n^Pictured:\n")
     [after] = load_corpus(tmp_path)
     assert body_lines(after) == [line for line in BODY.splitlines()]
     rules = BoilerplateRules.load(tmp_path)
-    assert "^Photo:" in rules.patterns
+    assert "^Pictured:" in rules.patterns
     assert rules.fingerprint() != BoilerplateRules.load().fingerprint()
 
 
@@ -116,10 +126,10 @@ def test_empty_folder(tmp_path):
 
 
 def test_folder_with_only_other_types_is_empty(tmp_path, caplog):
-    write(tmp_path / "report.pdf", b"%PDF-1.4\n")
+    write(tmp_path / "photo.jpg", b"\xff\xd8\xff\xe0 a photo")
     with pytest.raises(CorpusError, match="has no documents"):
         load_corpus(tmp_path)
-    assert "report.pdf" in caplog.text
+    assert "photo.jpg" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -161,7 +171,7 @@ def test_file_with_nothing_to_search(tmp_path):
         load_corpus(tmp_path)
 
 
-@pytest.mark.parametrize("name", ["report.pdf", "table.csv", "notes.docx"])
+@pytest.mark.parametrize("name", ["photo.jpg", "table.csv", "notes.docx"])
 def test_other_file_types_are_skipped_with_a_warning(tmp_path, caplog, name):
     write(tmp_path / "a.txt", "A headline\n" + BODY)
     write(tmp_path / name, b"\x00\x01 not a document")
@@ -286,3 +296,165 @@ def test_parse_document_keeps_every_character():
 def test_document_repr_is_short():
     document = parse_document("Title\n" + "word " * 1000 + ".", "long.txt", BoilerplateRules.load())
     assert len(repr(document)) < 120
+
+
+# Web pages and PDFs in a corpus folder
+
+
+def test_html_and_pdf_files_are_read_with_the_same_extraction(tmp_path):
+    write(tmp_path / "a.txt", "A headline\n" + BODY)
+    write(tmp_path / "drought.html", ARTICLE_HTML)
+    write(tmp_path / "drought.pdf", make_pdf())
+    documents = {d.source: d for d in load_corpus(tmp_path)}
+    assert set(documents) == {"a.txt", "drought.html", "drought.pdf"}
+    page, pdf = documents["drought.html"], documents["drought.pdf"]
+    assert page.title == "Drought pushes Sahel herders south as wells run dry"
+    assert "<p>" not in page.text and "Sign in" not in page.text
+    assert pdf.title == "Drought pushes Sahel herders south"
+    for document in (page, pdf):
+        passages = chunk_document(document)
+        assert passages and all(document.text[p.start : p.end] == p.text for p in passages)
+
+
+def test_a_pdf_without_text_in_the_corpus_is_an_error_that_names_it(tmp_path):
+    write(tmp_path / "scan.pdf", make_scanned_pdf())
+    with pytest.raises(CorpusError, match=r"scan\.pdf: a scanned PDF needs OCR"):
+        load_corpus(tmp_path)
+
+
+def test_a_pdf_with_a_text_name_is_read_as_a_pdf(tmp_path, caplog):
+    write(tmp_path / "report.txt", make_pdf())
+    with caplog.at_level(logging.WARNING, logger="qa.corpus"):
+        [document] = load_corpus(tmp_path)
+    assert "Herders from northern Burkina Faso" in document.text
+    assert "holds a PDF, not plain text: read as pdf" in caplog.text
+
+
+# Texts held in memory
+
+
+def test_documents_from_texts_reads_them_like_files():
+    [plain, notes] = documents_from_texts(
+        {"plain.txt": "A headline\n" + BODY, "notes.md": "# Notes\n\n## Part one\n\n" + BODY}
+    )
+    assert (plain.source, plain.title) == ("plain.txt", "A headline")
+    assert body_lines(plain) == BODY.splitlines()
+    assert notes.title == "Notes" and lines_of(notes, notes.headings) == ["## Part one"]
+
+
+@pytest.mark.parametrize(
+    ("texts", "message"),
+    [
+        ({"a.txt": ""}, r"a\.txt: the text is empty"),
+        ({"a.txt": "Headline\nREAD MORE: elsewhere\n"}, r"a\.txt: nothing to search"),
+        ({"": "Headline\n" + BODY}, r"names must be non-empty strings"),
+        ({"a.txt": b"bytes"}, r"a\.txt: the text must be a string, got bytes"),
+    ],
+)
+def test_documents_from_texts_refuses_bad_texts(texts, message):
+    with pytest.raises(CorpusError, match=message):
+        documents_from_texts(texts)
+
+
+def test_documents_from_texts_skips_a_repeated_text(caplog):
+    with caplog.at_level(logging.WARNING, logger="qa.corpus"):
+        documents = documents_from_texts({"a.txt": "H\n" + BODY, "b.txt": "H\n" + BODY})
+    assert [d.source for d in documents] == ["a.txt"]
+    assert "Skipping b.txt: same content as a.txt" in caplog.text
+
+
+# Web-page leftovers in pasted text
+
+
+def test_a_pasted_page_keeps_its_paragraphs_and_drops_the_rest():
+    """A page pasted from a browser, with the shapes real news pages have: byline,
+    datelines, link lists under "Related Stories", "Most Viewed" and "Editor's Picks",
+    an ALSO READ line, agency credit, tags, a photo credit and a copyright line."""
+    text = PASTED_PAGE.read_text(encoding="utf-8")
+    document = parse_document(text, "pasted.txt", BoilerplateRules.load())
+    passages = [p.text for p in chunk_document(document)]
+    assert document.title == "Drought pushes Sahel herders south as wells run dry"
+    assert len(passages) == 5
+    assert passages[0].startswith("Herders from northern Burkina Faso")
+    assert passages[-1].startswith("A regional veterinary agency warned")
+    assert any(p.startswith("The movement has raised tension") for p in passages)
+    shown = "\n".join(passages + body_lines(document))
+    for leftover in (
+        "Why is the Sahel getting hotter?",  # under Related Stories, a sentence of its own
+        "Will the rains come late again this year?",  # a numbered Most Viewed item
+        "The women rebuilding Timbuktu",  # an Editor's Picks item with a full stop
+        "ALSO READ",
+        "With inputs from agencies",
+        "Country:",
+        "Tags:",
+        "Published:",
+        "Photo:",
+        "All rights reserved",
+        "Share this article",
+    ):
+        assert leftover not in shown, leftover
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Related Stories",
+        "RELATED ARTICLES:",
+        "Most Viewed",
+        "Most read",
+        "Editor's Picks",
+        "Editors' Choice",
+        "You may also like",
+        "More from Sahel Daily",
+        "Top Stories",
+    ],
+)
+def test_list_headings_open_a_block(line):
+    assert BoilerplateRules.load().opens_block(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "ALSO READ: Junta extends emergency",
+        "Also Read | Mali names a new premier",
+        "(With inputs from agencies.)",
+        "(Reporting by Amina Diallo; Editing by Sam Holmes)",
+        "- Country: Mali",
+        "Tags: Sahel, drought",
+        "Published: 3 March 2023 09:14 GMT",
+        "Updated 3 March 2023",
+        "Photo: Herders near Dori. Credit: Reuters",
+        "\u00a9 2023 Sahel Daily",
+        "Copyright 2023 The Associated Press. All rights reserved.",
+    ],
+)
+def test_page_leftovers_are_boilerplate(line):
+    assert BoilerplateRules.load().matches(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Related stories of survival emerged from the villages after the floods.",
+        "The country: a land of herders and farmers, said the minister on Monday.",
+        "Published reports said 200 soldiers had died in Mali since 2013.",
+        "Most viewers of the broadcast were in Bamako.",
+    ],
+)
+def test_prose_that_starts_like_a_leftover_is_kept(line):
+    rules = BoilerplateRules.load()
+    assert not rules.matches(line) and not rules.opens_block(line)
+
+
+def test_a_short_paragraph_after_a_link_list_survives():
+    text = (
+        "Headline\nThe first paragraph of the article is here, and it says enough.\n"
+        "Related Stories\nOne headline\nAnother headline about something\n"
+        "The next paragraph of the article goes on after the list of links, as articles do.\n"
+    )
+    document = parse_document(text, "a.txt", BoilerplateRules.load())
+    assert body_lines(document) == [
+        "The first paragraph of the article is here, and it says enough.",
+        "The next paragraph of the article goes on after the list of links, as articles do.",
+    ]

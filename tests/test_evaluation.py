@@ -158,3 +158,51 @@ def test_run_with_every_mode_on_the_article(tmp_path, fake_embedder):
         assert outcomes[mode][0].rank == 1 and outcomes[mode][0].sentence_right
     assert not outcomes["hybrid"][1].found  # Britain and Estonia are named, and absent
     assert run(retriever, [], ["hybrid"]) == {"hybrid": []}
+
+
+# Follow-up questions: the same format, plus history
+
+
+def test_load_questions_reads_history_and_standalone(tmp_path):
+    path = _write(
+        tmp_path,
+        [
+            json.dumps({"history": ["Q1?"], "question": "And Q2?", "answers": ["a"]}),
+            json.dumps(
+                {"history": ["Q1?", "Q2?"], "question": "Q3?", "answers": [], "standalone": True}
+            ),
+        ],
+    )
+    assert load_questions(path) == [
+        Question("And Q2?", ("a",), "all", ("Q1?",)),
+        Question("Q3?", (), "all", ("Q1?", "Q2?"), True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"history": "Q1?"}, r'"history" must be a list of the earlier questions'),
+        ({"history": ["Q1?", ""]}, r'"history" must be a list'),
+        ({"history": [3]}, r'"history" must be a list'),
+        ({"standalone": "yes"}, r'"standalone" must be true or false'),
+    ],
+)
+def test_load_questions_names_a_bad_history(tmp_path, extra, message):
+    path = _write(tmp_path, [json.dumps({"question": "Q?", "answers": [], **extra})])
+    with pytest.raises(QuestionSetError, match=rf"questions\.jsonl:1: {message}"):
+        load_questions(path)
+
+
+def test_shipped_follow_up_set_is_valid_and_large_enough():
+    questions = load_questions(ROOT / "tests" / "followups.jsonl")
+    article = (CORPUS / "france-allies-begin-military-withdrawal-from-mali.txt").read_text("utf-8")
+    assert len(questions) >= 40 and all(q.history for q in questions)
+    assert {q.split for q in questions} == {"dev", "heldout"}
+    for split in ("dev", "heldout"):
+        half = [q for q in questions if q.split == split]
+        assert len(half) >= 20
+        assert sum(bool(q.standalone) for q in half) >= 5  # must not be rewritten
+        assert sum(not q.answerable for q in half) >= 2  # must stay refusals
+    for q in questions:
+        assert all(contains_answer(article, [a]) for a in q.answers), q.question

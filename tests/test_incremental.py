@@ -18,7 +18,7 @@ import pytest
 from conftest import ARTICLE, FakeEmbedder
 
 import qa
-from qa import retriever as retriever_module
+from qa import building
 from qa.cache import INDEX_FILE, MANIFEST, PASSAGES_FILE, SENTENCES_FILE, embeddings_folder
 from qa.chunking import split_sentences
 
@@ -280,7 +280,7 @@ def test_interrupted_build_keeps_the_old_index_and_resumes(corpus, tmp_path, mon
         path.write_text(
             path.read_text(encoding="utf-8") + "\nA late correction was issued.\n", encoding="utf-8"
         )
-    monkeypatch.setattr(retriever_module, "EMBED_GROUP_TEXTS", 100)
+    monkeypatch.setattr(building, "EMBED_GROUP_TEXTS", 100)
 
     class Interrupted(CountingEmbedder):
         def encode_documents(self, texts, *, progress=False):
@@ -366,8 +366,8 @@ def test_qa_build_stopped_by_kill_leaves_the_last_index_whole(tmp_path):
 def test_adding_many_vectors_shows_progress(capsys):
     """Training and filling an IVF index of a million passages takes a minute: a bar
     counts the passages added, in steps of the store's batch."""
+    from qa.building import _add_vectors
     from qa.index import ADD_BATCH, FaissStore
-    from qa.retriever import _add_vectors
 
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(ADD_BATCH + 10, 8)).astype(np.float32)

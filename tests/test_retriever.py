@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from conftest import ARTICLE, CORPUS, FakeEmbedder
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import qa
 import qa.api
-from qa.retriever import MAX_K, Retriever, default_corpus, top_k
+from qa.retriever import MAX_K, Retriever, default_corpus
 
 TROOPS = "It currently has about 12,000 troops in the country, according to its website."
 FRENCH = (
@@ -198,18 +195,6 @@ def test_qa_search_shortcut_uses_qa_corpus(monkeypatch, tmp_path):
     assert qa.ask("How many kinds of bread are sold?").found
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    scores=st.lists(st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.5, 0.9, 1.0]), min_size=1, max_size=60),
-    k=st.integers(min_value=1, max_value=70),
-)
-def test_top_k_is_the_head_of_a_stable_sort(scores, k):
-    """Partial selection gives exactly what a full stable sort would, ties included."""
-    values = np.array(scores, dtype=np.float32)
-    expected = np.argsort(-values, kind="stable")[:k]
-    np.testing.assert_array_equal(top_k(values, k)[:k], expected)
-
-
 def test_the_query_path_reads_no_file_and_rebuilds_nothing(tmp_path, monkeypatch):
     """Everything a question needs is made once, when the retriever loads: a question
     opens no file and builds no BM25, chunks no document, tokenises no corpus."""
@@ -217,7 +202,7 @@ def test_the_query_path_reads_no_file_and_rebuilds_nothing(tmp_path, monkeypatch
 
     import bm25s
 
-    from qa import lexical, retriever
+    from qa import building, lexical, retriever
 
     r = Retriever.from_corpus(CORPUS, cache_dir=tmp_path, embedder=FakeEmbedder())
 
@@ -230,11 +215,169 @@ def test_the_query_path_reads_no_file_and_rebuilds_nothing(tmp_path, monkeypatch
         (Path, "read_bytes"),
         (lexical.LexicalIndex, "__init__"),
         (bm25s.BM25, "index"),
-        (retriever, "chunk_document"),
+        (building, "chunk_document"),
+        (building, "load_index"),
         (retriever, "load_corpus"),
-        (retriever, "load_index"),
     ]:
         monkeypatch.setattr(target, name, refuse)
     assert r.search("How many peacekepers does the UN have in Mali?", k=3)
     assert r.ask("How many troops does the UN have in Mali?").passages
     assert not r.ask("Who won the World Cup?").found
+    assert r.ask("And France?", history=["How many troops does the UN have in Mali?"]).passages
+
+
+# Texts held in memory, and several retrievers searched as one
+
+
+BAKERY = {
+    "bakery.txt": (
+        "Bakery opens in Bamako\nThe new bakery sells forty kinds of bread every morning.\n"
+    )
+}
+
+
+def test_from_texts_builds_in_memory_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    r = Retriever.from_texts(BAKERY, embedder=FakeEmbedder())
+    assert list(r.documents) == ["bakery.txt"] and len(r.passages) == 1
+    [hit] = r.search("kinds of bread", k=3)
+    assert hit.source == "bakery.txt" and hit.title == "Bakery opens in Bamako"
+    assert_hits_exact(r, [hit])
+    assert not list(tmp_path.rglob("*"))  # no cache folder, no file at all
+    assert r.cache_folder is None and not r.from_cache
+
+
+def test_from_texts_takes_documents_too():
+    from qa.corpus import documents_from_texts
+
+    r = Retriever.from_texts(documents_from_texts(BAKERY), embedder=FakeEmbedder())
+    assert r.search("bread", k=1)[0].source == "bakery.txt"
+
+
+def test_from_texts_reports_progress():
+    seen = []
+    Retriever.from_texts(BAKERY, embedder=FakeEmbedder(), report=lambda *a: seen.append(a))
+    assert seen and seen[-1][0] == seen[-1][1]
+
+
+@pytest.mark.parametrize(
+    ("texts", "message"),
+    [({}, "No texts given"), ({"a.txt": "  "}, r"a\.txt: the text is empty")],
+)
+def test_from_texts_refuses_empty_input(texts, message):
+    with pytest.raises(qa.CorpusError, match=message):
+        Retriever.from_texts(texts, embedder=FakeEmbedder())
+
+
+def test_combine_searches_both_without_embedding_again(tmp_path):
+    embedder = FakeEmbedder()
+    article = Retriever.from_corpus(CORPUS, cache_dir=tmp_path, embedder=embedder)
+    mine = Retriever.from_texts(BAKERY, embedder=embedder)
+    calls = embedder.calls
+    both = Retriever.combine([article, mine])
+    assert embedder.calls == calls  # combining embeds nothing
+    assert set(both.documents) == {ARTICLE.name, "bakery.txt"}
+    assert len(both.passages) == len(article.passages) + 1
+    assert both.search("forty kinds of bread", k=1)[0].source == "bakery.txt"
+    assert both.search("UN troops in Mali peacekeeping", k=1)[0].source == ARTICLE.name
+    hits = both.search("bread troops Mali", k=len(both.passages))
+    assert_hits_exact(both, hits)  # every hit maps back into its own document
+    assert {h.source for h in hits} == {ARTICLE.name, "bakery.txt"}
+
+
+def test_combine_names_what_the_article_lacks_only_if_no_part_has_it(tmp_path):
+    embedder = FakeEmbedder()
+    article = Retriever.from_corpus(CORPUS, cache_dir=tmp_path, embedder=embedder)
+    mine = Retriever.from_texts(BAKERY, embedder=embedder)
+    both = Retriever.combine([article, mine])
+    assert article.ask("When does the Bakery open?").message == (
+        "The article does not mention Bakery."
+    )
+    assert "mention" not in both.ask("When does the Bakery open?").message
+    answer = both.ask("How many troops does Britain have in Bamako?")
+    assert not answer.found and answer.message == "The articles do not mention Britain."
+
+
+def test_combine_refuses_clashing_names_and_other_models(tmp_path):
+    mine = Retriever.from_texts(BAKERY, embedder=FakeEmbedder())
+    again = Retriever.from_texts(BAKERY, embedder=FakeEmbedder())
+    with pytest.raises(ValueError, match=r"two documents are named 'bakery\.txt'"):
+        Retriever.combine([mine, again])
+    other = Retriever.from_texts(
+        {"x.txt": "T\nSome other text here."}, embedder=FakeEmbedder(fingerprint="other")
+    )
+    with pytest.raises(ValueError, match="cannot combine retrievers of different models"):
+        Retriever.combine([mine, other])
+    with pytest.raises(ValueError, match="at least one retriever"):
+        Retriever.combine([])
+
+
+def test_with_embedder_shares_the_index_and_checks_the_model():
+    mine = Retriever.from_texts(BAKERY, embedder=FakeEmbedder())
+    other = mine.with_embedder(FakeEmbedder())
+    assert other.passages is mine.passages and other.embedder is not mine.embedder
+    with pytest.raises(ValueError, match="same model"):
+        mine.with_embedder(FakeEmbedder(name="x", fingerprint="x"))
+
+
+# Follow-ups
+
+
+def test_read_as_is_the_question_when_it_stands_alone(fake_retriever):
+    answer = fake_retriever.ask("How many troops?", history=["Who is the spokesman for MINUSMA?"])
+    assert answer.read_as == "How many troops?" and answer.question == "How many troops?"
+
+
+def test_a_follow_up_is_searched_as_completed(fake_retriever):
+    history = ["How many troops does the UN have in Mali?"]
+    answer = fake_retriever.ask("And France?", history=history)
+    assert answer.question == "And France?"
+    assert answer.read_as == "How many troops does France have in Mali?"
+    assert fake_retriever.search("And France?", history=history)
+    assert fake_retriever.ask("And France?").read_as == "And France?"
+
+
+def test_an_empty_question_has_read_as_too(fake_retriever):
+    answer = fake_retriever.ask("  ", history=["How many troops?"])
+    assert not answer.found and answer.read_as == "  "
+
+
+def test_bad_history_is_named(fake_retriever):
+    with pytest.raises(TypeError, match="history must be a list of the earlier questions"):
+        fake_retriever.search("And France?", history="How many troops?")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("history", "question", "answer"),
+    [
+        # The two examples of issue 13.
+        (["How many troops does the UN have in Mali?"], "And France?", None),
+        (
+            ["What does the UN say about France's withdrawal?"],
+            "And how many troops does it have there?",
+            "about 12,000 troops",
+        ),
+        (["Who is the spokesman for MINUSMA?"], "What did he say?", "take the necessary steps"),
+        (["How many French soldiers are in the Sahel?"], "How many of them died in Mali?", "48"),
+    ],
+)
+def test_follow_ups_find_their_answer(real_retriever, history, question, answer):
+    alone = real_retriever.ask(question)
+    read = real_retriever.ask(question, history=history)
+    assert read.read_as != question
+    if answer is not None:
+        assert answer in read.passages[0].text
+    else:  # "And France?": read as France's troops, no longer the joint statement
+        assert "joint statement" in alone.passages[0].text
+        assert "France" in read.read_as and "troops" in read.read_as
+
+
+@pytest.mark.slow
+def test_a_question_on_another_subject_stays_a_refusal_after_a_mali_question(real_retriever):
+    answer = real_retriever.ask(
+        "Who won the World Cup?", history=["How many troops does the UN have in Mali?"]
+    )
+    assert not answer.found and answer.read_as == "Who won the World Cup?"
+    assert answer.message == "The article does not mention World Cup."

@@ -1,0 +1,150 @@
+"""Ranking one index for a question: dense, lexical or fused scores, the top ``k``
+passages, and each hit with its answer sentence. ``qa.retriever`` runs this over each
+part of a corpus and merges the hits by score.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa import answering, fusion
+from qa.cache import BuiltIndex
+from qa.key_phrase import gives_reason
+from qa.lexical import LexicalIndex, QueryTerms
+from qa.types import Hit
+
+# Passages scored exactly by the dense store per question; the rest share a bound.
+DENSE_DEPTH = 1_000
+# How deep each ranking goes into reciprocal-rank fusion.
+RRF_DEPTH = 100
+
+
+@dataclass(frozen=True)
+class Part:
+    """One built index with its BM25: a corpus, or a set of documents added to it.
+
+    A combined retriever searches each part and merges the hits by score, which means
+    the same in every part (0.8 x cosine + 0.2 x the share of the question's words,
+    the share measured against that part's own vocabulary)."""
+
+    built: BuiltIndex
+    lexical: LexicalIndex | None
+
+    @functools.cached_property
+    def gives_reason(self) -> np.ndarray:
+        """1.0 for each passage that gives a reason (``key_phrase.gives_reason``), else
+        0: worked out on the first why-question, not at start-up."""
+        return np.array([gives_reason(p.text) for p in self.built.passages], dtype=np.float32)
+
+
+def rank(
+    mode: str,
+    part: Part,
+    lexical: LexicalIndex,
+    terms: QueryTerms,
+    query: np.ndarray | None,
+    k: int,
+    *,
+    reason: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best passage ids of ``part``, best first (by ``mode``), and the
+    score each passage shows. ``reason``: the question asks why, so a passage that
+    gives a reason scores ``answering.REASON_BONUS`` more, if it could answer at all
+    (one below ``answering.MIN_ANSWER_SCORE`` gets nothing, so whether the corpus
+    answers is decided as for any other question)."""
+    if query is None:  # "lexical"
+        scores = lexical.scores(terms)
+        return top_k(scores, k), scores
+    dense = dense_scores(part.built, query)
+    if mode == "dense":
+        return top_k(dense, k), dense
+    bm25 = lexical.scores(terms)
+    if mode == "rrf":
+        by_dense = np.argsort(-dense, kind="stable")[:RRF_DEPTH].tolist()
+        by_lexical = np.argsort(-bm25, kind="stable")[:RRF_DEPTH].tolist()
+        fused = fusion.reciprocal_rank_fusion([by_dense, by_lexical])
+        order = np.array(sorted(fused, key=lambda i: -fused[i]), dtype=np.int64)
+        return order, dense  # RRF values mean nothing across questions: show the cosine
+    scores = fusion.convex_fusion(dense, bm25)
+    if reason:
+        could_answer = scores >= answering.MIN_ANSWER_SCORE
+        scores = scores + answering.REASON_BONUS * part.gives_reason * could_answer
+    return top_k(scores, k), scores
+
+
+def make_hit(
+    mode: str,
+    part: Part,
+    lexical: LexicalIndex,
+    index: int,
+    score: float,
+    question: str,
+    terms: QueryTerms,
+    query: np.ndarray | None,
+) -> Hit:
+    passage = part.built.passages[index]
+    texts = [
+        passage.text[s.start - passage.start : s.end - passage.start] for s in passage.sentences
+    ]
+    rows = part.built.sentence_rows
+    dense = None
+    if query is not None and rows[index + 1] > rows[index]:
+        dense = part.built.sentence_vectors[rows[index] : rows[index + 1]] @ query
+    elif query is not None:
+        dense = np.zeros(len(texts))  # one sentence: nothing to choose between
+    coverage = None
+    if mode != "dense":
+        coverage = [lexical.coverage(terms, t) for t in texts]
+    choice = answering.choose_sentence(question, texts, dense, coverage) if texts else 0
+    sentence = passage.sentences[choice] if passage.sentences else None
+    start, end = (
+        (sentence.start - passage.start, sentence.end - passage.start)
+        if sentence
+        else (0, len(passage.text))
+    )
+    return Hit(
+        text=passage.text,
+        score=min(max(score, 0.0), 1.0),
+        source=passage.source,
+        title=passage.title,
+        start=passage.start,
+        end=passage.end,
+        answer=passage.text[start:end],
+        answer_start=start,
+        answer_end=end,
+        paragraph=passage.paragraph,
+        paragraphs=passage.paragraphs,
+    )
+
+
+def dense_scores(built: BuiltIndex, query: np.ndarray) -> np.ndarray:
+    """Cosine similarity of ``query`` to every passage of ``built``, clipped to [0, 1].
+
+    Exact for the first ``DENSE_DEPTH`` passages the store returns; the rest get the
+    lowest score among those (an upper bound for them), which only matters for
+    corpora of more than ``DENSE_DEPTH`` passages.
+    """
+    n = len(built.passages)
+    depth = min(n, DENSE_DEPTH)
+    scores, ids = built.store.search(query[None, :], depth)
+    found = ids[0] >= 0
+    out = np.full(n, float(scores[0][found].min()) if found.any() else 0.0, dtype=np.float32)
+    out[ids[0][found]] = scores[0][found]
+    return np.clip(out, 0.0, 1.0)
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """The ids of the ``k`` highest scores, best first, ties in id order: the head of
+    ``np.argsort(-scores, kind="stable")`` without sorting all of a large corpus
+    (a full sort of 100,000 scores costs milliseconds on every question)."""
+    n = len(scores)
+    if k >= n:
+        return np.argsort(-scores, kind="stable")
+    kth = np.partition(scores, n - k)[n - k]  # the k-th highest score
+    above = np.flatnonzero(scores > kth)
+    ties = np.flatnonzero(scores == kth)[: k - len(above)]
+    ids = np.concatenate([above, ties])
+    return ids[np.argsort(-scores[ids], kind="stable")]

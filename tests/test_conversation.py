@@ -1,0 +1,183 @@
+"""qa.conversation: follow-ups completed from the questions before them, and questions
+that stand alone left exactly as typed. No model: these are the rules themselves."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import ROOT
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qa.conversation import MAX_HISTORY, read_in_context
+from qa.evaluation import load_questions
+
+UN = "How many troops does the UN have in Mali?"
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "read_as"),
+    [
+        # Ellipsis: the new thing takes the place of the subject or of the place.
+        ([UN], "And France?", "How many troops does France have in Mali?"),
+        ([UN], "What about in the Sahel?", "How many troops does the UN have in the Sahel?"),
+        (["Why is France leaving Mali?"], "What about the UN?", "Why is the UN leaving Mali?"),
+        ([UN], "Takuba?", "How many troops does Takuba have in Mali?"),
+        (
+            ["How many foreign troops are in the Sahel?"],
+            "What about French ones?",
+            "How many French troops are in the Sahel?",
+        ),
+        # Not a place: added, not put in the place of "in Mali".
+        (
+            ["How many French soldiers died in Mali?"],
+            "In total?",
+            "How many French soldiers died in Mali in total?",
+        ),
+        # A bare question word takes the earlier question's frame.
+        (
+            ["Where will the allies stay engaged?"],
+            "By when?",
+            "By when will the allies stay engaged?",
+        ),
+        (
+            ["What new plans were announced on Thursday?"],
+            "Why?",
+            "Why were new plans announced on Thursday?",
+        ),
+        # Pronouns, by role and agreement: a person for "he", a plural for "they".
+        (
+            ["Who is the spokesman for MINUSMA?"],
+            "What did he say?",
+            "What did the spokesman for MINUSMA say?",
+        ),
+        (
+            ["Who is Emmanuel Macron?"],
+            "Did he admit failure?",
+            "Did Emmanuel Macron admit failure?",
+        ),
+        (
+            ["Why are France and its allies leaving Mali?"],
+            "Where will they stay?",
+            "Where will France and its allies stay?",
+        ),
+        (
+            ["What do European countries say about the Russian contractors?"],
+            "Who deployed them?",
+            "Who deployed the Russian contractors?",
+        ),
+        (
+            ["How many troops does MINUSMA have?"],
+            "Who is its spokesman?",
+            "Who is MINUSMA's spokesman?",
+        ),
+        (
+            ["Which UN mission is in Mali?"],
+            "How many troops does it have there?",
+            "How many troops does the UN mission have in Mali?",
+        ),
+        # "there" with no place before it is dropped rather than guessed.
+        (
+            ["What does the UN say about France's withdrawal?"],
+            "And how many troops does it have there?",
+            "How many troops does the UN have?",
+        ),
+        # "How many of them": the group counted before, owned by its subject.
+        (
+            ["How many French soldiers are in the Sahel?"],
+            "How many of them died in Mali?",
+            "How many French soldiers died in Mali?",
+        ),
+        (
+            ["When did France first send troops to Mali?"],
+            "How many of its soldiers died there?",
+            "How many of France's soldiers died in Mali?",
+        ),
+    ],
+)
+def test_follow_ups_are_completed(history, question, read_as):
+    assert read_in_context(question, history) == read_as
+
+
+def test_a_chain_of_follow_ups_reads_each_in_turn():
+    history = [UN, "And France?"]
+    assert read_in_context("How many of them died there?", history) == (
+        "How many of France's troops died in Mali?"
+    )
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who won the World Cup?",
+        "How many French soldiers died in Mali?",
+        "Why are France and its allies leaving Mali?",  # "its" has France before it
+        "What has the UN said it will do in response?",
+        "How many French troops lost their lives in the Barkhane operation?",
+        "Why is Paris pulling its army out?",
+        "How many troops are there in the Sahel?",  # "there are": no place meant
+        "russian mercenries in mali",  # a keyword search, not a fragment
+        "how much does the barkhane operation cost",
+        "What is MINUSMA?",
+        "Really?",
+        "Thanks!",
+    ],
+)
+def test_a_question_that_stands_alone_is_returned_exactly(question):
+    assert read_in_context(question, [UN, "Who is the spokesman for MINUSMA?"]) is question
+
+
+def test_no_history_no_change():
+    assert read_in_context("And France?", []) == "And France?"
+    assert read_in_context("What did he say?") == "What did he say?"
+
+
+def test_nothing_to_borrow_leaves_the_question_alone():
+    # An earlier question with no person in it gives "he" nothing to stand for.
+    assert read_in_context("What did he say?", ["Why?"]) == "What did he say?"
+
+
+def test_the_shipped_question_set_is_never_rewritten_after_another_of_its_questions():
+    """The 117 stand-alone questions, each after every other one: no cue, no change."""
+    questions = [q.question for q in load_questions(ROOT / "tests" / "questions.jsonl")]
+    for question in questions:
+        for previous in questions:
+            if previous != question:
+                assert read_in_context(question, [previous]) == question, (question, previous)
+
+
+def test_follow_up_set_standalone_lines_are_kept():
+    for line in (ROOT / "tests" / "followups.jsonl").read_text("utf-8").splitlines():
+        item = json.loads(line)
+        if item.get("standalone"):
+            assert read_in_context(item["question"], item["history"]) == item["question"]
+
+
+def test_history_is_cleaned_and_bounded():
+    # Markup and blanks in earlier questions are cleaned away; only the last few count.
+    history = ["", "  ", "<b>How many troops does the UN have in Mali?</b>"]
+    assert read_in_context("And France?", history) == "How many troops does France have in Mali?"
+    old = ["Who is the spokesman for MINUSMA?"] + ["What is the weather like?"] * MAX_HISTORY
+    assert read_in_context("What did he say?", old) == "What did he say?"
+
+
+@pytest.mark.parametrize("history", ["How many troops?", b"bytes", 42, [1, 2], [None]])
+def test_history_must_be_a_list_of_strings(history):
+    with pytest.raises(TypeError, match="history must"):
+        read_in_context("And France?", history)
+
+
+def test_none_history_is_no_history():
+    assert read_in_context("And France?", None) == "And France?"  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    question=st.text(min_size=1, max_size=80),
+    history=st.lists(st.text(max_size=80), max_size=4),
+)
+def test_any_text_gives_a_question_and_never_crashes(question, history):
+    read = read_in_context(question, history)
+    assert isinstance(read, str) and read
+    assert read == question or read.endswith("?")
