@@ -12,10 +12,10 @@ sets them). Three surfaces, one ``qa.Retriever`` and one JSON shape:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
-import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 import gradio as gr
 
 import qa
+from qa import chat as turns
 from qa import mcp_server, presentation, webui
 from qa.mcp_server import DEFAULT_K, MAX_K
 from qa.types import AnswerDict, PassageDict
@@ -47,46 +48,19 @@ EXAMPLES = [
     "Who won the World Cup?",
 ]
 
+# What a person may upload; the content decides how it is read (qa.extraction).
+UPLOAD_TYPES = (".txt", ".md", ".html", ".htm", ".pdf")
+# Gradio refuses an upload larger than this before it reaches the app. It is above the
+# app's own limit per file (qa.sessions.Limits.max_file_mb, 10 MB) on purpose, so that
+# a 50 MB file gets the app's message in the chat rather than a passing toast.
+MAX_UPLOAD = "64mb"
+
 Message = dict[str, Any]
 
 
 def load_retriever() -> qa.Retriever:
     """The retriever over ``QA_CORPUS``, else the ``corpus`` folder beside this file."""
     return qa.Retriever.from_corpus(os.environ.get("QA_CORPUS") or HERE / "corpus")
-
-
-def respond(
-    retriever: qa.Retriever, question: str, history: list[Message]
-) -> tuple[str, list[Message]]:
-    """The chat handler's work: an empty textbox and the history with the answer added.
-
-    Each question is answered on its own; ``history`` is copied, never changed.
-    """
-    return "", [*history, *answer_messages(retriever, question, history)]
-
-
-def answer_messages(
-    retriever: qa.Retriever, question: str, history: Sequence[Message] = ()
-) -> list[Message]:
-    """The messages that answer ``question``: the person's question, then one reply that
-    opens with the answer (``presentation.reply``). An empty question gets a hint as a
-    message of its own, once."""
-    if not question.strip():
-        if history and _text(history[-1]).startswith(presentation.HINT):
-            return []  # the hint is already the last thing said
-        return [{"role": "assistant", "content": presentation.hint(EXAMPLES[0])}]
-    answer = retriever.ask(question, k=DEFAULT_K)
-    return [
-        {"role": "user", "content": presentation.shown_question(question)},
-        {"role": "assistant", "content": presentation.reply(answer, retriever.documents)},
-    ]
-
-
-def _text(message: Message) -> str:
-    content = message.get("content", "")
-    if isinstance(content, str):
-        return content
-    return "".join(block.get("text", "") for block in content if isinstance(block, dict))
 
 
 def _check_k(k: object) -> int:
@@ -100,61 +74,114 @@ def _app_error(exc: Exception) -> gr.Error:
     return gr.Error(text[:1].upper() + text[1:])
 
 
-def ask_question(retriever: qa.Retriever, question: str, k: int) -> AnswerDict:
-    """The ``ask`` endpoint's work: ``Answer.to_dict()``; a bad ``k`` is an error."""
-    try:
-        return retriever.ask(question, _check_k(k)).to_dict()
-    except TypeError as exc:
-        raise _app_error(exc) from None
+def _session(request: gr.Request | None) -> str:
+    """The browser tab's (or API client's) session: its own documents and questions."""
+    return (request.session_hash if request is not None else None) or "no-session"
 
 
-def search_passages(retriever: qa.Retriever, question: str, k: int) -> list[PassageDict]:
-    """The ``search`` endpoint's work; errors become messages the caller sees."""
+def ask_question(
+    store: qa.SessionStore,
+    session: str,
+    question: str,
+    k: int,
+    history: list[str] | None = None,
+    scope: str = "both",
+) -> AnswerDict:
+    """The ``ask`` endpoint's work: ``Answer.to_dict()``; a bad argument is an error."""
     try:
-        return [hit.to_dict() for hit in retriever.search(question, _check_k(k))]
+        return store.ask(session, question, _check_k(k), history or (), scope).to_dict()
     except (TypeError, ValueError) as exc:
         raise _app_error(exc) from None
 
 
-def build_app(retriever: qa.Retriever, lock: threading.Lock | None = None) -> gr.Blocks:
-    """The chat page and the ``ask`` and ``search`` endpoints over ``retriever``.
+def search_passages(
+    store: qa.SessionStore,
+    session: str,
+    question: str,
+    k: int,
+    history: list[str] | None = None,
+    scope: str = "both",
+) -> list[PassageDict]:
+    """The ``search`` endpoint's work; errors become messages the caller sees."""
+    try:
+        hits = store.search(session, question, _check_k(k), history or (), scope)
+    except (TypeError, ValueError, qa.DocumentError) as exc:
+        raise _app_error(exc) from None
+    return [hit.to_dict() for hit in hits]
 
-    ``lock``: the chat, the endpoints and the MCP tools are separate events that may run
-    at once; one model (whose tokenizer is not thread-safe) serves them one at a time.
+
+def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> gr.Blocks:
+    """The chat page and the ``ask``, ``search`` and ``add_document`` endpoints over
+    ``retriever`` and each session's own documents (``store``).
+
+    The chat, the endpoints and the MCP tools are separate events that may run at once;
+    one model (whose tokenizer is not thread-safe) serves them one at a time, under
+    ``store.model_lock``, which the store takes itself.
     """
-    lock = lock or threading.Lock()
+    store = store or qa.SessionStore(retriever)
 
-    def chat(message: str, history: list[Message]) -> tuple[str, list[Message]]:
-        """Answer one question about the article, on its own."""
-        with lock:
-            return respond(retriever, message, history)
+    def chat(
+        message: str, history: list[Message], scope: str, request: gr.Request
+    ) -> tuple[str, list[Message]]:
+        """Answer one question, read in the light of the chat's earlier questions."""
+        return "", turns.respond(store, _session(request), message, history, scope, EXAMPLES[0])
 
-    def ask(question: str, k: int = DEFAULT_K) -> AnswerDict:
-        """Answer a question from the article, quoting it.
+    def add_files(
+        paths: list[str] | None,
+        history: list[Message],
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
+    ) -> tuple[list[Message], str, None]:
+        session = _session(request)
+        history = turns.add_files(store, session, paths or [], history, progress)
+        return history, turns.listing(store, session), None
 
-        Args:
-            question: the question, in plain words
-            k: how many passages to return, from 1 to 20
+    def add_pasted(
+        text: str,
+        history: list[Message],
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
+    ) -> tuple[list[Message], str, str]:
+        session = _session(request)
+        before = len(store.documents(session))
+        history = turns.add_text(store, session, text, history, progress)
+        added = len(store.documents(session)) > before
+        return history, turns.listing(store, session), "" if added else text
 
-        Returns:
-            found, confident, message, answer (the sentence that answers, its key phrase
-            and offsets; null when not found) and passages (best first, each with is_answer)
-        """
-        with lock:
-            return ask_question(retriever, question, k)
+    def ask(
+        question: str,
+        k: int = DEFAULT_K,
+        history: list[str] | None = None,
+        scope: str = "both",
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> AnswerDict:
+        """Answer a question from the article, quoting it."""
+        return ask_question(store, _session(request), question, k, history, scope)
 
-    def search(question: str, k: int = DEFAULT_K) -> list[PassageDict]:
-        """Find the passages of the article closest to a question, best first.
+    def search(
+        question: str,
+        k: int = DEFAULT_K,
+        history: list[str] | None = None,
+        scope: str = "both",
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> list[PassageDict]:
+        """Find the passages of the article closest to a question, best first."""
+        return search_passages(store, _session(request), question, k, history, scope)
 
-        Args:
-            question: the question, in plain words
-            k: how many passages to return, from 1 to 20
+    def add_document(
+        text: str,
+        name: str = "",
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> dict[str, Any]:
+        """Add a text to this client's session, to ask about with scope "mine" or "both"."""
+        try:
+            info = store.add_text(_session(request), text, name or None)
+        except qa.DocumentError as exc:
+            raise _app_error(exc) from None
+        return dataclasses.asdict(info)
 
-        Returns:
-            passages, best first: text, answer, score, source, title, start, end, paragraph
-        """
-        with lock:
-            return search_passages(retriever, question, k)
+    def forget(request: gr.Request) -> None:
+        store.close(_session(request))
 
     titles = sorted({document.title for document in retriever.documents.values()})
     with gr.Blocks(title="qa: ask the article", analytics_enabled=False) as demo:
@@ -180,20 +207,57 @@ def build_app(retriever: qa.Retriever, lock: threading.Lock | None = None) -> gr
             submit_btn="Ask",
             max_lines=6,
         )
+        with gr.Accordion("Your own articles", open=False, elem_id="qa-documents"):
+            gr.Markdown(
+                "Paste an article, or upload `.txt`, `.md`, `.html` or `.pdf` files (up to "
+                f"{store.limits.max_file_mb:g} MB each), then ask about them. They stay in "
+                "this tab only, in the server's memory: nobody else's answers use them, and "
+                "they are gone when you close the tab or after an hour without a question."
+            )
+            scope = gr.Radio(
+                [
+                    ("The article and my documents", "both"),
+                    ("The article only", "bundled"),
+                    ("My documents only", "mine"),
+                ],
+                value="both",
+                label="Ask",
+                elem_id="qa-scope",
+            )
+            files = gr.File(
+                label="Upload files",
+                file_count="multiple",
+                file_types=list(UPLOAD_TYPES),
+                elem_id="qa-upload",
+            )
+            pasted = gr.Textbox(
+                label="Or paste an article (its first line is the title)",
+                lines=4,
+                max_lines=12,
+                elem_id="qa-paste",
+            )
+            paste = gr.Button("Add the pasted text", size="sm")
+            documents = gr.Markdown("No document of yours yet.", elem_id="qa-listing")
         # The chat endpoint stays callable (gradio_client, api_name="/chat") but is left
         # off the API page: programs call `ask` or `search`.
         textbox.submit(
             chat,
-            [textbox, chatbot],
+            [textbox, chatbot, scope],
             [textbox, chatbot],
             api_name="chat",
             api_visibility="undocumented",
+        )
+        files.upload(
+            add_files, [files, chatbot], [chatbot, documents, files], api_visibility="private"
+        )
+        paste.click(
+            add_pasted, [pasted, chatbot], [chatbot, documents, pasted], api_visibility="private"
         )
         # Not cached: an answer takes well under a second, and caching would run every
         # example through the model at start-up (Spaces turns caching on by default).
         gr.Examples(
             [[example] for example in EXAMPLES],
-            inputs=[textbox, chatbot],  # only the textbox has example values; the chat is kept
+            inputs=[textbox, chatbot, scope],  # only the textbox has example values
             outputs=[textbox, chatbot],
             fn=chat,
             run_on_click=True,
@@ -202,9 +266,17 @@ def build_app(retriever: qa.Retriever, lock: threading.Lock | None = None) -> gr
         )
         gr.api(ask, api_name="ask", api_description=mcp_server.ask_description(titles))
         gr.api(search, api_name="search", api_description=mcp_server.search_description(titles))
+        gr.api(add_document, api_name="add_document")
+        demo.unload(forget)
     _describe_parameters(demo)
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_MAX_SIZE)
     return demo
+
+
+SCOPE_HELP = (
+    '"both" (the default): the article and the documents this client added with '
+    'add_document; "bundled": the article only; "mine": the added documents only'
+)
 
 
 def _describe_parameters(demo: gr.Blocks) -> None:
@@ -217,6 +289,8 @@ def _describe_parameters(demo: gr.Blocks) -> None:
     extra: dict[str, dict[str, Any]] = {
         "question": {"description": mcp_server.QUESTION_HELP},
         "k": {"minimum": 1, "maximum": MAX_K, "description": mcp_server.K_HELP},
+        "history": {"description": mcp_server.HISTORY_HELP},
+        "scope": {"enum": ["both", "bundled", "mine"], "description": SCOPE_HELP},
     }
     results: dict[str, tuple[str, Any, str]] = {
         "ask": ("answer", AnswerDict, "found, confident, message, answer, passages"),
@@ -225,7 +299,8 @@ def _describe_parameters(demo: gr.Blocks) -> None:
     for fn in demo.fns.values():
         if fn.api_name not in results:
             continue
-        for name, block in zip(("question", "k"), fn.inputs, strict=True):
+        names = ("question", "k", "history", "scope")
+        for name, block in zip(names, fn.inputs, strict=True):
             assert isinstance(block, gr.components.Component)
             info = block.api_info()
             info.update(extra[name])
@@ -242,9 +317,9 @@ def build_server(retriever: qa.Retriever) -> Any:
     """The whole web app: the Gradio page and API, with the MCP server beside it."""
     from fastapi import FastAPI
 
-    lock = threading.Lock()
-    demo = build_app(retriever, lock)
-    tools = mcp_server.build_mcp(retriever, lock)
+    store = qa.SessionStore(retriever)
+    demo = build_app(retriever, store)
+    tools = mcp_server.build_mcp(retriever, store.model_lock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -262,6 +337,7 @@ def build_server(retriever: qa.Retriever) -> Any:
         js=webui.js(),
         head=webui.HEAD,
         footer_links=["api", "settings"],
+        max_file_size=MAX_UPLOAD,
     )
 
 

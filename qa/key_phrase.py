@@ -31,7 +31,8 @@ from qa.lexical import STOPWORDS, words
 
 # ---- Patterns -------------------------------------------------------------------------
 _NUMBER_WORDS = (
-    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|"
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+    "fifty|sixty|seventy|eighty|ninety|dozens?|hundreds?|"
     "thousands?|millions?|billions?"
 )
 # A quantity: an optional qualifier, a number, an optional scale, then up to two words

@@ -41,6 +41,10 @@ QUOTED = "Every passage is quoted word for word from the article, with character
 QUOTED += "nothing is generated, so what it returns can be cited as the article's words."
 QUESTION_HELP = "The question, in plain words, e.g. “How many troops does the UN have in Mali?”"
 K_HELP = f"How many passages to return, from 1 to {MAX_K}."
+HISTORY_HELP = (
+    "The conversation's earlier questions, oldest first, for reading a follow-up such as "
+    "“And France?” in their light; leave empty for a question that stands alone."
+)
 
 
 def corpus_summary(titles: Sequence[str]) -> str:
@@ -85,7 +89,9 @@ def instructions(titles: Sequence[str]) -> str:
     )
 
 
-def build_mcp(retriever: Retriever, lock: threading.Lock | None = None) -> FastMCP:
+def build_mcp(
+    retriever: Retriever, lock: threading.Lock | threading.RLock | None = None
+) -> FastMCP:
     """The MCP server over ``retriever``. ``lock`` serialises use of the model with the
     web app's other handlers (its tokenizer is not thread-safe)."""
     lock = lock or threading.Lock()
@@ -110,14 +116,18 @@ def build_mcp(retriever: Retriever, lock: threading.Lock | None = None) -> FastM
     async def ask(
         question: Annotated[str, Field(description=QUESTION_HELP)],
         k: Annotated[int, Field(ge=1, le=MAX_K, description=K_HELP)] = DEFAULT_K,
+        history: Annotated[list[str], Field(max_length=50, description=HISTORY_HELP)] = [],  # noqa: B006
     ) -> AnswerDict:
-        return await in_thread(lambda: retriever.ask(question, k).to_dict())
+        return await in_thread(lambda: retriever.ask(question, k, history).to_dict())
 
     async def search(
         question: Annotated[str, Field(description=QUESTION_HELP)],
         k: Annotated[int, Field(ge=1, le=MAX_K, description=K_HELP)] = DEFAULT_K,
+        history: Annotated[list[str], Field(max_length=50, description=HISTORY_HELP)] = [],  # noqa: B006
     ) -> list[PassageDict]:
-        return await in_thread(lambda: [hit.to_dict() for hit in retriever.search(question, k)])
+        return await in_thread(
+            lambda: [hit.to_dict() for hit in retriever.search(question, k, history)]
+        )
 
     read_only: dict[str, Any] = {"readOnlyHint": True, "openWorldHint": False}
     server.tool(

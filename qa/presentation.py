@@ -25,9 +25,13 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 from qa.answering import match_label
 from qa.types import Answer, Document, Hit, Quote
+
+if TYPE_CHECKING:
+    from qa.sessions import DocumentInfo
 
 # Replaced by entities, so no HTML tag or entity can come from the text.
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
@@ -64,6 +68,17 @@ def _escape_inline(text: str) -> str:
     return out
 
 
+_ESCAPED = re.compile(r"\\([\\`*_\[\]|~$#+=\-.)])")
+
+
+def question_of(shown: str) -> str:
+    """The question a chat bubble shows, back as it was typed: ``shown_question``
+    undone (for a shortened one, its first part). The chat's history is where the
+    conversation's earlier questions are kept, so follow-ups need no other state."""
+    text = re.sub(r" … \*\(shown shortened: [\d,]+ characters in all\)\*$", "", shown)
+    return html.unescape(_ESCAPED.sub(r"\1", text))
+
+
 def shown_question(question: str) -> str:
     """The question for its chat bubble: escaped, and shortened when very long."""
     if len(question) <= SHOWN_QUESTION_CHARS:
@@ -92,6 +107,28 @@ def describe(titles: Sequence[str], shown: int = 3) -> str:
 def hint(example: str) -> str:
     """What an empty question gets: how to ask, with an example (Markdown)."""
     return f"{HINT}*{escape(example)}*"
+
+
+def added(info: DocumentInfo) -> str:
+    """A document was added: what it is, how big, how long it took (Markdown)."""
+    note = f" {escape(info.note)}" if info.note else ""
+    return (
+        f"Added **{escape(info.name)}** ({escape(info.title)}): {info.words:,} words, "
+        f"{info.passages:,} passages, in {info.seconds:.1f} s.{note} Ask about it below."
+    )
+
+
+def refused(name: str, message: str) -> str:
+    """A document could not be added, and why (Markdown)."""
+    return f"Could not add **{escape(name)}**: {escape(message)}"
+
+
+def listing(infos: Sequence[DocumentInfo]) -> str:
+    """The session's own documents, one line each (Markdown)."""
+    if not infos:
+        return "No document of yours yet."
+    lines = [f"- **{escape(i.name)}**: {escape(i.title)} ({i.words:,} words)" for i in infos]
+    return "Your documents (this tab only):\n\n" + "\n".join(lines)
 
 
 # ---- HTML, for the reply -------------------------------------------------------------
@@ -152,19 +189,26 @@ def strength(score: float) -> str:
 def reply(answer: Answer, documents: Mapping[str, Document]) -> str:
     """The chat's answer as one HTML block: the answer card, the passages that support
     it, and each article with them marked in place (collapsed)."""
+    read_as = answer.read_as if answer.read_as not in ("", answer.question) else ""
     if answer.found and answer.answer is not None:
         shown = answer.passages[: max(answer.answering, 1)]
-        parts = [_card(answer.answer, answer.confident), _supporting(shown, answer.answer)]
+        card = _card(answer.answer, answer.confident, read_as)
+        parts = [card, _supporting(shown, answer.answer)]
         labels = [f"{rank}" for rank in range(1, len(shown) + 1)]
     else:
         shown = answer.passages[:1]
-        parts = [_not_found(answer.message), _closest(shown)]
+        parts = [_not_found(answer.message, read_as, bool(shown)), _closest(shown)]
         labels = ["closest"] * len(shown)
     parts.extend(_article_views(shown, labels, documents, answer.answer))
     return '<div class="qa-reply">' + "".join(parts) + "</div>"
 
 
-def _card(quote: Quote, confident: bool) -> str:
+def _read_as(read_as: str) -> str:
+    """How a follow-up was understood, so the person sees what was searched."""
+    return f'<p class="qa-readas">Read as: “{_h(read_as)}”</p>' if read_as else ""
+
+
+def _card(quote: Quote, confident: bool, read_as: str = "") -> str:
     """The answer up front: the sentence quoted, its key phrase marked, then [1] with
     where it stands and how strong the match is."""
     if confident:
@@ -185,7 +229,7 @@ def _card(quote: Quote, confident: bool) -> str:
         f"paragraph {quote.paragraph} of {quote.paragraphs} · {_h(strength(quote.score))}"
     )
     return (
-        f'<section class="{kind}"><p class="qa-lead">{_h(lead)}</p>'
+        f'<section class="{kind}">{_read_as(read_as)}<p class="qa-lead">{_h(lead)}</p>'
         f'<blockquote class="qa-quote"><p>“{body}”</p></blockquote>'
         f'<p class="qa-cite">{cite}</p></section>'
     )
@@ -215,9 +259,10 @@ def _supporting(hits: Sequence[Hit], quote: Quote) -> str:
     return source + listing
 
 
-def _not_found(message: str) -> str:
+def _not_found(message: str, read_as: str = "", closest: bool = True) -> str:
+    lead = "Not in the article" if closest else "No answer"
     return (
-        '<section class="qa-card qa-none"><p class="qa-lead">Not in the article</p>'
+        f'<section class="qa-card qa-none">{_read_as(read_as)}<p class="qa-lead">{lead}</p>'
         f"<p>{_h(message)}</p></section>"
     )
 

@@ -8,7 +8,6 @@ the real article, as ``python app.py`` does.
 from __future__ import annotations
 
 import asyncio
-import copy
 import importlib.util
 import json
 import os
@@ -67,107 +66,41 @@ def test_importing_the_app_loads_no_index() -> None:
     assert "demo" not in vars(_load_app())
 
 
-# --- the handler, over the fake embedder -------------------------------------------
+# --- the endpoints' work, over the fake embedder ----------------------------------
 
 
 @pytest.fixture
-def retriever(corpus_copy: Path, fake_embedder, tmp_path: Path) -> qa.Retriever:
-    (corpus_copy / "hostile.txt").write_text(
-        "<script>window.__pwned=1</script> Hostile <b>headline</b>\n"
-        'The UN troops <img src=x onerror="window.__pwned=1"> said **nothing** here.\n',
-        encoding="utf-8",
-    )
-    return qa.Retriever.from_corpus(
+def store(corpus_copy: Path, fake_embedder, tmp_path: Path) -> qa.SessionStore:
+    retriever = qa.Retriever.from_corpus(
         corpus_copy, embedder=fake_embedder, cache_dir=tmp_path / "cache"
     )
+    return qa.SessionStore(retriever)
 
 
-def test_respond_adds_the_answer_and_never_changes_the_history(retriever: qa.Retriever) -> None:
-    history = [
-        {"role": "user", "content": [{"type": "text", "text": "Earlier question?"}]},
-        {"role": "assistant", "content": [{"type": "text", "text": "Earlier answer."}]},
-    ]
-    before = copy.deepcopy(history)
-    textbox, new = app.respond(retriever, QUESTION, history)
-    assert history == before
-    assert textbox == ""
-    assert new[:2] == before
-    assert [m["role"] for m in new[2:4]] == ["user", "assistant"]
-    assert text_of(new[2]) == QUESTION
-
-
-def test_each_question_is_answered_on_its_own(retriever: qa.Retriever) -> None:
-    alone = app.respond(retriever, QUESTION, [])[1]
-    after_others = app.respond(retriever, QUESTION, app.respond(retriever, "Why?", [])[1])[1]
-    assert after_others[-len(alone) :] == alone
-
-
-def test_answer_opens_with_the_card_and_offers_the_article(retriever: qa.Retriever) -> None:
-    messages = app.answer_messages(retriever, "troops in the country according to its website")
-    assert [m["role"] for m in messages] == ["user", "assistant"]
-    reply = text_of(messages[1])
-    assert reply.startswith('<div class="qa-reply"><section class="qa-card')
-    assert '<details class="qa-article">' in reply and "<mark" in reply
-
-
-def test_not_found_says_so_and_offers_one_closest_passage(
-    retriever: qa.Retriever, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    hits = tuple(retriever.search("troops", k=3))
-    not_found = qa.Answer("q", False, hits, "The article does not say.")
-    monkeypatch.setattr(retriever, "ask", lambda question, k=3: not_found)
-    (_, reply) = app.answer_messages(retriever, "Who won the World Cup?")
-    text = text_of(reply)
-    assert "The article does not say." in text
-    assert text.count("Closest passage, not an answer") == 1
-    assert "[closest]" in text
-
-
-def test_empty_question_gets_a_friendly_hint_once(retriever: qa.Retriever) -> None:
-    for blank in ("", "   ", "\n\t"):
-        (message,) = app.answer_messages(retriever, blank)
-        assert message["role"] == "assistant"
-        assert text_of(message).startswith("Type a question about the article")
-    _, history = app.respond(retriever, "", [])
-    assert app.respond(retriever, " ", history)[1] == history  # no second hint in a row
-
-
-def test_huge_question_is_answered_and_shown_shortened(retriever: qa.Retriever) -> None:
-    question = ("How many troops does the UN have in Mali? " * 2400)[:100_000]
-    messages = app.answer_messages(retriever, question)
-    assert len(text_of(messages[0])) < 2_200
-    assert "100,000 characters in all" in text_of(messages[0])
-    assert "qa-card" in text_of(messages[1])
-
-
-def test_hostile_question_and_document_show_as_text(retriever: qa.Retriever) -> None:
-    question = '<img src=x onerror="window.__pwned=1"> <script>alert(1)</script> UN troops said'
-    messages = app.answer_messages(retriever, question)
-    allowed = {"p", "div", "section", "blockquote", "mark", "span", "cite", "ol", "li"}
-    allowed |= {"details", "summary", "b", "em"}
-    for message in messages:
-        assert tags_in(text_of(message)) <= allowed, text_of(message)
-    assert text_of(messages[0]).startswith("&lt;img src=x")
-    everything = "".join(
-        text_of(app.answer_messages(retriever, q)[1]) for q in ("Hostile headline", "said nothing")
-    )
-    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt; Hostile &lt;b&gt;headline" in everything
-    assert "&lt;img src=x onerror=" in everything
-    assert "<script" not in everything and "<img" not in everything
-
-
-def test_ask_returns_the_one_json_shape(retriever: qa.Retriever) -> None:
-    result = app.ask_question(retriever, QUESTION, 3)
-    assert result == retriever.ask(QUESTION, 3).to_dict()
+def test_ask_returns_the_one_json_shape(store: qa.SessionStore) -> None:
+    result = app.ask_question(store, "s", QUESTION, 3)
+    assert result == store.ask("s", QUESTION, 3).to_dict()
     json.dumps(result)
-    empty = app.ask_question(retriever, "   ", 3)
+    empty = app.ask_question(store, "s", "   ", 3)
     assert empty["found"] is False and empty["message"].startswith("Question is empty")
 
 
 @pytest.mark.parametrize("k", [0, -1, app.MAX_K + 1, True, 2.5, "3", None])
-def test_ask_rejects_a_bad_k_with_a_clear_message(retriever: qa.Retriever, k: object) -> None:
+def test_ask_rejects_a_bad_k_with_a_clear_message(store: qa.SessionStore, k: object) -> None:
     with pytest.raises(gr.Error, match=rf"k must be a whole number from 1 to {app.MAX_K}"):
-        app.ask_question(retriever, QUESTION, k)  # type: ignore[arg-type]
+        app.ask_question(store, "s", QUESTION, k)  # type: ignore[arg-type]
+
+
+def test_ask_rejects_a_bad_history_or_scope(store: qa.SessionStore) -> None:
+    with pytest.raises(gr.Error, match="History must hold strings"):
+        app.ask_question(store, "s", QUESTION, 3, [1])  # type: ignore[list-item]
+    with pytest.raises(gr.Error, match="[Ss]cope"):
+        app.ask_question(store, "s", QUESTION, 3, None, "everything")
+
+
+def test_ask_reads_a_follow_up_with_its_history(store: qa.SessionStore) -> None:
+    result = app.ask_question(store, "s", "And France?", 3, [QUESTION])
+    assert result["read_as"] == "How many troops does France have in Mali?"
 
 
 # Each example of the app and what its answer must be: the key phrase marked, from the
@@ -195,31 +128,31 @@ def test_every_example_is_answered_right_first(real_retriever: qa.Retriever) -> 
         assert answer.answer.key == key, question
 
 
-def test_search_returns_the_api_fields(retriever: qa.Retriever) -> None:
-    passages = app.search_passages(retriever, QUESTION, 3)
+def test_search_returns_the_api_fields(store: qa.SessionStore) -> None:
+    passages = app.search_passages(store, "s", QUESTION, 3)
     assert len(passages) == 3
     for passage in passages:
         assert {"text", "score", "source", "title", "start", "end", "answer"} <= set(passage)
-        document = retriever.documents[passage["source"]].text
+        document = store.retriever("s", "bundled").documents[passage["source"]].text
         assert document[passage["start"] : passage["end"]] == passage["text"]
         assert passage["answer"] in passage["text"]
     json.dumps(passages)  # JSON, as the endpoint sends it
 
 
 @pytest.mark.parametrize("k", [0, -1, app.MAX_K + 1, 10**9, True, 2.5, "3", None])
-def test_search_rejects_a_bad_k_with_a_clear_message(retriever: qa.Retriever, k: object) -> None:
+def test_search_rejects_a_bad_k_with_a_clear_message(store: qa.SessionStore, k: object) -> None:
     with pytest.raises(gr.Error, match=rf"k must be a whole number from 1 to {app.MAX_K}"):
-        app.search_passages(retriever, QUESTION, k)  # type: ignore[arg-type]
+        app.search_passages(store, "s", QUESTION, k)  # type: ignore[arg-type]
 
 
-def test_search_rejects_an_empty_question_with_a_clear_message(retriever: qa.Retriever) -> None:
+def test_search_rejects_an_empty_question_with_a_clear_message(store: qa.SessionStore) -> None:
     with pytest.raises(gr.Error, match="Question is empty"):
-        app.search_passages(retriever, "  ", 3)
+        app.search_passages(store, "s", "  ", 3)
 
 
-def test_search_accepts_every_k_in_range(retriever: qa.Retriever) -> None:
-    assert len(app.search_passages(retriever, QUESTION, 1)) == 1
-    assert 1 <= len(app.search_passages(retriever, QUESTION, app.MAX_K)) <= app.MAX_K
+def test_search_accepts_every_k_in_range(store: qa.SessionStore) -> None:
+    assert len(app.search_passages(store, "s", QUESTION, 1)) == 1
+    assert 1 <= len(app.search_passages(store, "s", QUESTION, app.MAX_K)) <= app.MAX_K
 
 
 # --- Spaces configuration -------------------------------------------------------------
@@ -325,8 +258,8 @@ def test_ask_endpoint_rejects_a_bad_k(client) -> None:
 @pytest.mark.slow
 def test_the_api_page_describes_each_parameter_and_result(client) -> None:
     info = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert set(info) == {"/ask", "/search"}
-    for endpoint in info.values():
+    assert set(info) == {"/ask", "/search", "/add_document"}
+    for endpoint in (info["/ask"], info["/search"]):
         parameters = {p["parameter_name"]: p for p in endpoint["parameters"]}
         assert "plain words" in parameters["question"]["python_type"]["description"]
         assert "from 1 to 20" in parameters["k"]["python_type"]["description"]
@@ -340,31 +273,73 @@ def test_the_api_page_describes_each_parameter_and_result(client) -> None:
 
 @pytest.mark.slow
 def test_chat_through_gradio_client_answers_and_follows_up(client) -> None:
-    textbox, history = client.predict(QUESTION, [], api_name="/chat")
+    textbox, history = client.predict(QUESTION, [], "both", api_name="/chat")
     assert textbox == ""
     assert history[0]["role"] == "user" and text_of(history[0]) == QUESTION
     assert '<mark class="qa-key">about 12,000 troops</mark>' in text_of(history[1])
 
     follow_up = "How many French soldiers died in Mali?"
-    _, after = client.predict(follow_up, history, api_name="/chat")
+    _, after = client.predict(follow_up, history, "both", api_name="/chat")
     assert after[: len(history)] == history
     assert text_of(after[len(history)]) == follow_up
     assert '<mark class="qa-key">48 of them</mark>' in text_of(after[len(history) + 1])
 
+    # A follow-up leans on the questions before it, and says how it was read.
+    _, last = client.predict("And how many were killed in total?", after, "both", api_name="/chat")
+    assert "Read as:" in text_of(last[-1])
+
+
+@pytest.mark.slow
+def test_two_clients_never_see_each_others_documents(served: str) -> None:
+    """Two API clients at once, each with its own session: a document one adds is in
+    its own answers only."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client
+
+    texts = {
+        "alpha": "Alpha bakery news\nThe Alpha bakery sells forty kinds of bread.\n",
+        "beta": "Beta garage news\nThe Beta garage repairs thirty bicycles a day.\n",
+    }
+    questions = {
+        "alpha": "How many kinds of bread does the bakery sell?",
+        "beta": "How many bicycles does the garage repair?",
+    }
+
+    def visitor(name: str) -> tuple[str, list[str], list[str]]:
+        client = Client(served, verbose=False)
+        added = client.predict(texts[name], f"{name}.txt", api_name="/add_document")
+        other = "beta" if name == "alpha" else "alpha"
+        mine = client.predict(questions[name], 3, None, "mine", api_name="/ask")
+        theirs = client.predict(questions[other], 5, None, "both", api_name="/ask")
+        return (
+            added["name"],
+            [p["source"] for p in mine["passages"]],
+            [p["source"] for p in theirs["passages"]],
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        results = dict(zip(texts, pool.map(visitor, texts), strict=True))
+    for name, (added, mine, theirs) in results.items():
+        other = "beta" if name == "alpha" else "alpha"
+        assert added == f"{name}.txt"
+        assert mine and set(mine) == {f"{name}.txt"}
+        assert f"{other}.txt" not in theirs
+
 
 @pytest.mark.slow
 def test_chat_handles_empty_huge_and_hostile_questions(client) -> None:
-    _, history = client.predict("", [], api_name="/chat")
+    _, history = client.predict("", [], "both", api_name="/chat")
     assert [m["role"] for m in history] == ["assistant"]
     assert text_of(history[0]).startswith("Type a question")
 
     huge = ("How many troops does the UN have in Mali? " * 2400)[:100_000]
-    _, history = client.predict(huge, [], api_name="/chat")
+    _, history = client.predict(huge, [], "both", api_name="/chat")
     assert "100,000 characters in all" in text_of(history[0])
     assert len(history) == 2
 
     hostile = "<img src=x onerror=window.__pwned=1> <script>window.__pwned=2</script>"
-    _, history = client.predict(hostile, [], api_name="/chat")
+    _, history = client.predict(hostile, [], "both", api_name="/chat")
     assert text_of(history[0]).startswith("&lt;img src=x onerror=window.\\_\\_pwned=1&gt;")
     assert all("<script" not in text_of(m) and "<img" not in text_of(m) for m in history)
 

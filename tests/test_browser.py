@@ -264,3 +264,32 @@ def test_clicking_an_example_asks_it(page) -> None:
     key = last_reply(page).locator(".qa-card mark.qa-key")
     key.wait_for()
     assert key.inner_text() == "Olivier Salgado"
+
+
+def test_a_file_of_ones_own_is_uploaded_and_answers(page, tmp_path: Path) -> None:
+    article = tmp_path / "bakery.txt"
+    article.write_text(
+        "Town bakery opens a second shop\n"
+        "The Rivertown bakery will open a second shop on Main Street in March, its owner "
+        "Ana Lopez said on Monday.\n"
+        "The bakery sells forty kinds of bread and employs 12 people.\n",
+        encoding="utf-8",
+    )
+    page.get_by_text("Your own articles").click()
+    page.locator("#qa-upload input[type=file]").set_input_files(str(article))
+    page.locator("[data-testid=bot]", has_text="Added bakery.txt").wait_for()
+    page.locator("#qa-listing", has_text="bakery.txt").wait_for()
+    page.get_by_label("My documents only").check()
+    ask(page, "How many kinds of bread does the bakery sell?")
+    card = last_reply(page).locator(".qa-card")
+    card.wait_for()
+    assert "forty kinds of bread" in card.inner_text()
+    assert "bakery.txt" in last_reply(page).inner_text()
+
+
+def test_a_follow_up_says_how_it_was_read(page) -> None:
+    ask(page, UN)
+    last_reply(page).locator(".qa-card").wait_for()
+    ask(page, "And France?")
+    page.locator("[data-testid=bot] .qa-readas").wait_for()
+    assert "How many troops does France have in Mali?" in page.locator(".qa-readas").inner_text()

@@ -1,0 +1,114 @@
+"""One turn of the web chat: what the person typed or brought in, the messages out.
+
+Plain functions over a ``SessionStore``, with no Gradio in them, so the app's handlers
+are one line each and everything here is tested without a browser. A session is one
+browser tab (Gradio's session hash): its own documents, and its own earlier questions,
+which a follow-up leans on ("And France?" after "How many troops does the UN have in
+Mali?"). Messages are Gradio's chat messages: ``{"role": ..., "content": ...}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from qa import presentation
+from qa.extraction import DocumentError
+from qa.sessions import SessionStore
+from qa.types import Document
+
+Message = dict[str, Any]
+Progress = Callable[[float, str], None]
+# Passages shown per answer.
+DEFAULT_K = 3
+# Earlier questions kept for reading follow-ups: the last few are all a follow-up leans on.
+HISTORY = 8
+
+
+def respond(
+    store: SessionStore,
+    session: str,
+    question: str,
+    history: Sequence[Message],
+    scope: str = "both",
+    example: str = "",
+) -> list[Message]:
+    """The chat after ``question``, which is read in the light of the person's earlier
+    questions in ``history`` (a follow-up). ``history`` is copied, never changed."""
+    if not question.strip():
+        if history and _text(history[-1]).startswith(presentation.HINT):
+            return list(history)  # the hint is already the last thing said
+        return [*history, {"role": "assistant", "content": presentation.hint(example)}]
+    answer = store.ask(session, question, DEFAULT_K, earlier_questions(history), scope)
+    documents = _documents(store, session, scope)
+    messages = [
+        {"role": "user", "content": presentation.shown_question(question)},
+        {"role": "assistant", "content": presentation.reply(answer, documents)},
+    ]
+    return [*history, *messages]
+
+
+def earlier_questions(history: Sequence[Message]) -> list[str]:
+    """The person's questions in ``history``, oldest first, as typed (the last few)."""
+    asked = [presentation.question_of(_text(m)) for m in history if m.get("role") == "user"]
+    return asked[-HISTORY:]
+
+
+def add_files(
+    store: SessionStore,
+    session: str,
+    paths: Sequence[str | Path],
+    history: Sequence[Message],
+    progress: Progress | None = None,
+) -> list[Message]:
+    """Add uploaded files to the session; one message says what became of each."""
+    said = []
+    for path in paths:
+        name = Path(path).name
+        try:
+            info = store.add_file(session, path, name=name, progress=progress)
+        except DocumentError as exc:
+            said.append(presentation.refused(name, str(exc)))
+        else:
+            said.append(presentation.added(info))
+    if not said:
+        return list(history)
+    return [*history, {"role": "assistant", "content": "\n\n".join(said)}]
+
+
+def add_text(
+    store: SessionStore,
+    session: str,
+    text: str,
+    history: Sequence[Message],
+    progress: Progress | None = None,
+) -> list[Message]:
+    """Add pasted text to the session, and say so (or why not) in the chat."""
+    try:
+        info = store.add_text(session, text, progress=progress)
+    except DocumentError as exc:
+        said = presentation.refused("The pasted text", str(exc))
+    else:
+        said = presentation.added(info)
+    return [*history, {"role": "assistant", "content": said}]
+
+
+def listing(store: SessionStore, session: str) -> str:
+    """The session's documents, for the panel where they are added (Markdown)."""
+    return presentation.listing(store.documents(session))
+
+
+def _documents(store: SessionStore, session: str, scope: str) -> Mapping[str, Document]:
+    """The documents an answer may quote, for showing them whole."""
+    try:
+        return store.retriever(session, scope).documents
+    except DocumentError:  # "mine" with no document yet: the answer says so
+        return {}
+
+
+def _text(message: Message) -> str:
+    content = message.get("content", "")
+    if isinstance(content, str):
+        return content
+    return "".join(block.get("text", "") for block in content if isinstance(block, dict))
