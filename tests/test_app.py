@@ -94,7 +94,7 @@ def test_ask_rejects_a_bad_k_with_a_clear_message(store: qa.SessionStore, k: obj
 def test_ask_rejects_a_bad_history_or_scope(store: qa.SessionStore) -> None:
     with pytest.raises(gr.Error, match="History must hold strings"):
         app.ask_question(store, "s", QUESTION, 3, [1])  # type: ignore[list-item]
-    with pytest.raises(gr.Error, match="[Ss]cope"):
+    with pytest.raises(gr.Error, match=r"[Ss]cope"):
         app.ask_question(store, "s", QUESTION, 3, None, "everything")
 
 
