@@ -26,7 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from qa.cache import default_cache_dir
 from qa.embedding import ModelError, SentenceTransformerEmbedder
+from qa.files import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +63,6 @@ class OnnxEmbedder:
         self._folder = folder
         self._config = _plain_model_config(self._folder)
         self._tokenizer = _load_tokenizer(self._folder, self._config)
-        from qa.cache import default_cache_dir
-
         root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
         digest = hashlib.sha256(self._torch.fingerprint.encode()).hexdigest()[:16]
         self.graph_path = root / "onnx" / f"{digest}-v{GRAPH_VERSION}.onnx"
@@ -159,8 +159,6 @@ class OnnxEmbedder:
 
     def _export(self, target: Path) -> None:
         """Export with PyTorch, check against it, then move the file onto ``target``."""
-        from qa.cache import atomic_path
-
         model = self._torch.model
         log.info("Exporting %s to ONNX (once): %s", self.name, target)
         with atomic_path(target) as tmp:

@@ -33,7 +33,8 @@ from qa.cache import (
 )
 from qa.chunking import ChunkingConfig, chunk_document
 from qa.corpus import BoilerplateRules, load_corpus
-from qa.embedding import Embedder, make_embedder
+from qa.embedding import Embedder
+from qa.encoders import make_embedder
 from qa.index import FaissStore, VectorStore, check_index_request, choose_index
 from qa.lexical import LexicalIndex, QueryTerms
 from qa.types import Answer, Document, Hit, Passage

@@ -15,7 +15,7 @@ import pytest
 from conftest import CORPUS, ROOT
 
 import qa
-from qa.embedding import ModelError, SentenceTransformerEmbedder, make_embedder
+from qa.embedding import ModelError, SentenceTransformerEmbedder
 from qa.onnx_embedding import OnnxEmbedder
 
 pytest.importorskip("onnxruntime", reason="the onnx extra: pip install 'qa[onnx]'")
@@ -85,16 +85,6 @@ def test_both_encoders_share_the_index_and_rank_alike(graph_cache, tmp_path):
             (h.source, h.start, h.answer) for h in b
         ]
         np.testing.assert_allclose([h.score for h in a], [h.score for h in b], atol=1e-4)
-
-
-def test_encoder_choice(monkeypatch, graph_cache):
-    monkeypatch.delenv("QA_ENCODER", raising=False)
-    assert isinstance(make_embedder(), SentenceTransformerEmbedder)
-    monkeypatch.setenv("QA_ENCODER", "onnx")
-    assert isinstance(make_embedder(), OnnxEmbedder)
-    assert isinstance(make_embedder(encoder="torch"), SentenceTransformerEmbedder)
-    with pytest.raises(ValueError, match="encoder must be one of torch, onnx; got 'tensorrt'"):
-        make_embedder(encoder="tensorrt")
 
 
 def test_models_it_cannot_export_are_refused_in_words(tmp_path):
