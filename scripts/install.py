@@ -121,8 +121,7 @@ class Progress:
             self.phase = f"installing {len(names)} packages"
             slow = " (unpacking PyTorch: the longest step, often 1-2 minutes)"
             self.say(
-                f"{self.collected + self.satisfied} packages resolved; installing "
-                f"{len(names)}{slow if 'torch' in names else ''}"
+                f"resolved; installing {len(names)} packages{slow if 'torch' in names else ''}"
             )
         elif line.startswith("Successfully installed"):
             self.say(f"installed {len(line.split()) - 2} packages")
