@@ -38,7 +38,7 @@ HEARTBEAT = 15.0  # seconds of pip silence before a "still working" line
 NOISE = re.compile(r"is ignored: it is neither a file nor a directory")
 # What a fresh install costs: about 150 packages, 1 GB unpacked, torch's CPU wheel 190 MB.
 ESTIMATE = (
-    "about 2-4 minutes with a warm pip cache; on a first install about 1 GB is "
+    "about 3-5 minutes with a warm pip cache; on a first install about 1 GB is "
     "downloaded (PyTorch's CPU build is the largest part, 190 MB)"
 )
 
