@@ -7,18 +7,21 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# This machine's pip prints one "Location ... is ignored" warning per package: noise.
-QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
+# PyTorch's CPU wheel index: the --extra-index-url line of requirements.txt, unless set
+# here (TORCH_INDEX=... make install). scripts/install.py probes it and falls back to
+# this machine's pip configuration when it cannot be reached.
+TORCH_INDEX ?=
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml constraints.txt
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@echo "Installing qa and its dependencies into $(VENV) (torch: CPU build, see constraints.txt)"
-	@$(PY) -m pip install -q -c constraints.txt -e ".[test]" 2>&1 | $(QUIET_PIP)
-	@$(PY) -c "import qa, faiss, sentence_transformers, gradio" 
+$(STAMP): pyproject.toml constraints.txt requirements.txt scripts/install.py
+	@test -x $(PY) || { echo "Creating $(VENV) with $$($(PYTHON) --version)"; $(PYTHON) -m venv $(VENV); }
+	@$(PY) scripts/install.py $(if $(TORCH_INDEX),--torch-index $(TORCH_INDEX))
+	@echo "Checking that qa and its dependencies import (PyTorch takes a few seconds)"
+	@$(PY) -c "import qa, faiss, sentence_transformers, gradio, onnxruntime"
 	@touch $(STAMP)
+	@echo "Ready: make run serves the chat; in a new shell, source $(VENV)/bin/activate to use qa."
 
 install: $(STAMP) ## create .venv and install qa with its dependencies
 

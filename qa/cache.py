@@ -21,20 +21,18 @@ leaves at most temporary files, which the next build deletes.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from qa.embedding import file_sha256
+from qa.files import atomic_path, file_sha256, write_atomic
 from qa.index import PARAM_NAMES, FaissStore, VectorStore
 from qa.types import Passage, Span
 
@@ -183,7 +181,7 @@ def save_index(folder: Path, spec: BuildSpec, built: BuiltIndex) -> None:
     lines = "".join(
         json.dumps(_passage_to_json(p), ensure_ascii=False) + "\n" for p in built.passages
     )
-    _write_atomic(folder / PASSAGES_FILE, lines.encode("utf-8"))
+    write_atomic(folder / PASSAGES_FILE, lines.encode("utf-8"))
     built.store.save(folder / INDEX_FILE)
     for name, array in (
         (SENTENCES_FILE, built.sentence_vectors),
@@ -201,7 +199,7 @@ def save_index(folder: Path, spec: BuildSpec, built: BuiltIndex) -> None:
         "counts": {"documents": len(spec.documents), "passages": len(built.passages)},
         "store": {**built.store.params(), "chosen_by": built.chosen_by},
     }
-    _write_atomic(
+    write_atomic(
         folder / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
     )
 
@@ -307,30 +305,6 @@ class EmbeddingCache:
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path, *, durable: bool = True) -> Iterator[Path]:
-    """A temporary sibling of ``path``; moved onto ``path`` on success, deleted on failure.
-
-    ``durable`` flushes the data to disk before the move, so a power cut cannot leave a
-    renamed but empty file (a process kill never can: the move is atomic).
-    """
-    # Unique per process and thread, so two writers of one file never share a temp file.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        yield tmp
-        if durable:
-            with tmp.open("rb") as handle:
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _passage_to_json(p: Passage) -> dict[str, Any]:

@@ -127,9 +127,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--encoder",
-        choices=("torch", "onnx"),
-        help="run the model with PyTorch or ONNX Runtime (same vectors, faster; "
-        "pip install 'qa[onnx]'); default QA_ENCODER or torch",
+        choices=("auto", "onnx", "torch"),
+        help="run the model with ONNX Runtime or PyTorch (same vectors; ONNX starts "
+        "faster); default QA_ENCODER or auto: ONNX Runtime where it can run the model",
     )
     # Every command takes it: an index built with one kind is rebuilt if asked for another.
     parser.add_argument(

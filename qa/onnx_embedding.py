@@ -1,12 +1,13 @@
-"""Stage 3, faster: the same model run by ONNX Runtime instead of PyTorch.
+"""Stage 3, fast: the same model run by ONNX Runtime instead of PyTorch.
 
-Opt in with ``QA_ENCODER=onnx`` (or ``encoder="onnx"``), after ``pip install
-"qa[onnx]"``. On first use the model's transformer, mean pooling and normalisation are
-exported to one ONNX graph in the cache folder, checked against PyTorch on probe
-texts and written atomically; later starts load that file and the model's tokenizer
-alone, without importing PyTorch. A question embeds about three times faster on a
-CPU. The vectors equal PyTorch's to 1e-5, so both encoders share the index and the
-per-document vectors (one fingerprint: the weights').
+The default encoder (see ``qa.encoders``); ``QA_ENCODER=torch`` runs PyTorch instead.
+On first use the model's transformer, mean pooling and normalisation are exported to
+one ONNX graph in the cache folder (with PyTorch, once), checked against PyTorch on
+probe texts and written atomically; later starts load that file and the model's
+tokenizer alone, without importing PyTorch, so a cold ``qa ask`` takes about a second
+instead of five, and a question embeds about twice as fast. The vectors equal
+PyTorch's to 1e-5, so both encoders share the index and the per-document vectors (one
+fingerprint: the weights').
 
 Only models that are a transformer, mean pooling and optional normalisation, in a
 local folder (the bundled model is one), can be exported; others keep ``torch``.
@@ -26,7 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from qa.cache import default_cache_dir
 from qa.embedding import ModelError, SentenceTransformerEmbedder
+from qa.files import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +51,21 @@ class OnnxEmbedder:
     >>> embedder = OnnxEmbedder()                        # bundled all-MiniLM-L6-v2
     >>> embedder.encode_queries(["Who leads Mali?"]).shape
     (1, 384)
+
+    ``fallback=True`` (the default encoder's choice) encodes with PyTorch, after one
+    warning, when ONNX Runtime is missing or the export fails: the same vectors,
+    slower. Without it such a failure is a ``ModelError`` that says what to do.
     """
 
-    def __init__(self, model: str | None = None, *, cache_dir: str | Path | None = None):
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        cache_dir: str | Path | None = None,
+        fallback: bool = False,
+    ):
         self._torch = SentenceTransformerEmbedder(model)  # finds and checks the weights
+        self._fallback = fallback
         folder = self._torch.folder
         if folder is None:
             raise ModelError(
@@ -61,8 +75,6 @@ class OnnxEmbedder:
         self._folder = folder
         self._config = _plain_model_config(self._folder)
         self._tokenizer = _load_tokenizer(self._folder, self._config)
-        from qa.cache import default_cache_dir
-
         root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
         digest = hashlib.sha256(self._torch.fingerprint.encode()).hexdigest()[:16]
         self.graph_path = root / "onnx" / f"{digest}-v{GRAPH_VERSION}.onnx"
@@ -83,15 +95,22 @@ class OnnxEmbedder:
         return int(self._config["dimension"])
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, progress=False)
+        return self._encode(texts, progress=False, queries=True)
 
     def encode_documents(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        return self._encode(texts, progress=progress)
+        return self._encode(texts, progress=progress, queries=False)
 
-    def _encode(self, texts: Sequence[str], *, progress: bool) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], *, progress: bool, queries: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        session, tokenizer = self._load()
+        try:
+            session, tokenizer = self._load()
+        except ModelError:
+            if not self._fallback:
+                raise
+            if queries:
+                return self._torch.encode_queries(texts)
+            return self._torch.encode_documents(texts, progress=progress)
         return self._run(session, tokenizer, texts, progress)
 
     def _run(
@@ -123,6 +142,8 @@ class OnnxEmbedder:
                     self._session = self._open()
                 except ModelError as exc:
                     self._failure = exc
+                    if self._fallback:
+                        log.warning("%s Encoding with PyTorch instead (same vectors).", exc)
                     raise
             return self._session, self._tokenizer
 
@@ -133,8 +154,8 @@ class OnnxEmbedder:
             import onnxruntime
         except ImportError:
             raise ModelError(
-                "QA_ENCODER=onnx needs ONNX Runtime: pip install 'qa[onnx]' "
-                "(or onnxruntime), or use QA_ENCODER=torch."
+                "QA_ENCODER=onnx needs ONNX Runtime: pip install onnxruntime onnx, "
+                "or use QA_ENCODER=torch."
             ) from None
         if self.graph_path.is_file():
             try:
@@ -159,8 +180,6 @@ class OnnxEmbedder:
 
     def _export(self, target: Path) -> None:
         """Export with PyTorch, check against it, then move the file onto ``target``."""
-        from qa.cache import atomic_path
-
         model = self._torch.model
         log.info("Exporting %s to ONNX (once): %s", self.name, target)
         with atomic_path(target) as tmp:

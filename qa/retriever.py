@@ -24,7 +24,8 @@ from qa.building import EMBEDDING_INPUT, ProgressReport, build_index, load_or_bu
 from qa.cache import BuildSpec, BuiltIndex, EmbeddingCache, default_cache_dir, index_folder
 from qa.chunking import ChunkingConfig
 from qa.corpus import BoilerplateRules, CorpusError, documents_from_texts, load_corpus
-from qa.embedding import Embedder, make_embedder
+from qa.embedding import Embedder
+from qa.encoders import make_embedder
 from qa.index import check_index_request
 from qa.lexical import LexicalIndex, QueryTerms
 from qa.ranking import Part, make_hit, rank

@@ -181,9 +181,16 @@ def test_requirements_txt_is_the_pyproject_dependencies() -> None:
     say `.`; it repeats pyproject's dependencies, which stay the one source of truth."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     lines = (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
-    required = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    entries = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    # Option lines (pip's own syntax, e.g. --extra-index-url) say where to look, not what.
+    options = [line for line in entries if line.startswith("-")]
+    required = [line for line in entries if not line.startswith("-")]
     assert sorted(required) == sorted(project["dependencies"]), (
         "requirements.txt must list exactly [project].dependencies of pyproject.toml"
+    )
+    assert all(line.startswith("--extra-index-url ") for line in options), (
+        f"requirements.txt may only add package indexes, not {options}: an option like -e "
+        "or -r would install something pyproject.toml does not list"
     )
     gradio = next(Requirement(r) for r in required if Requirement(r).name == "gradio")
     assert gradio.specifier.contains(_front_matter()["sdk_version"]), (

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 import corpora  # noqa: E402
+import run  # noqa: E402
 
 RECORD = """Package: 2ping
 Description-md5: 2543c220a763445976d1348c5b593743
@@ -66,3 +67,41 @@ def test_article_benchmark_writes_every_number(tmp_path):
     assert build["passages"] > 5 and build["texts_embedded"] >= build["passages"]
     assert result["peak_rss_mb"] > 100
     assert "| article |" in run.stdout and "search p50 / floor" in run.stdout
+
+
+def test_every_measurement_module_has_the_runner_s_three_names():
+    """What bench/run.py calls on each module; a new one (say Milvus) needs only these."""
+    assert [m.NAME for m in run.MEASUREMENTS] == ["cold_start", "sizes"]
+    for module in run.MEASUREMENTS:
+        assert isinstance(module.NAME, str) and callable(module.measure)
+        assert callable(module.report)
+
+
+@pytest.mark.slow
+def test_cold_start_is_measured_for_both_encoders(tmp_path):
+    out = tmp_path / "results"
+    run_ = subprocess.run(
+        [
+            sys.executable,
+            "bench/run.py",
+            "--no-sizes",
+            "--repeats",
+            "1",
+            "--work",
+            str(tmp_path / "work"),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert run_.returncode == 0, run_.stderr[-2000:]
+    cold = json.loads((out / "latest.json").read_text())["cold_start"]
+    for encoder in ("onnx", "torch"):
+        assert cold[encoder]["qa_ask_s"] > 0 and cold[encoder]["app_to_serving_s"] > 0
+        assert cold[encoder]["qa_ask_peak_rss_mb"] > 50
+    assert cold["bare_import_s"] > 0 and cold["bare_import_app_onnx_s"] > 0
+    assert "ONNX Runtime (default): qa ask" in run_.stdout and "PyTorch: qa ask" in run_.stdout

@@ -29,7 +29,7 @@ from qa.cache import (
 )
 from qa.chunking import ChunkingConfig
 from qa.corpus import load_corpus
-from qa.embedding import file_sha256
+from qa.files import file_sha256
 from qa.retriever import Retriever
 
 QUESTION = "How many troops does the UN have in Mali?"
@@ -289,7 +289,7 @@ def test_failed_write_keeps_serving(corpus_copy, cache, caplog, monkeypatch):
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("qa.cache._write_atomic", full_disk)
+    monkeypatch.setattr("qa.cache.write_atomic", full_disk)
     caplog.set_level(logging.WARNING)
     retriever = open_index(corpus_copy, cache)
     assert "No space left on device" in caplog.text

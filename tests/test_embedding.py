@@ -16,9 +16,9 @@ from qa.embedding import (
     ModelError,
     SentenceTransformerEmbedder,
     bundled_model_path,
-    file_sha256,
     resolve_model,
 )
+from qa.files import file_sha256
 
 TEXTS = ["How many troops does the UN have in Mali?", "Café au lait, 東京, 😀", "x" * 5000]
 

@@ -1,5 +1,6 @@
-"""qa.onnx_embedding: ONNX Runtime gives PyTorch's vectors, shares its index, heals its
-file, refuses models it cannot export, and starts without importing PyTorch."""
+"""qa.onnx_embedding: ONNX Runtime gives PyTorch's vectors (to 1e-5) and the same
+``qa eval`` table, shares its index, heals its file, refuses models it cannot export,
+and starts without importing PyTorch. These checks are what makes it the default."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ import pytest
 from conftest import CORPUS, ROOT
 
 import qa
-from qa.embedding import ModelError, SentenceTransformerEmbedder, make_embedder
+from qa.embedding import ModelError, SentenceTransformerEmbedder
+from qa.evaluation import load_questions, report
+from qa.evaluation import run as run_questions
 from qa.onnx_embedding import OnnxEmbedder
+from qa.retriever import MODES
 
-pytest.importorskip("onnxruntime", reason="the onnx extra: pip install 'qa[onnx]'")
 pytestmark = pytest.mark.slow
 
 TEXTS = ["How many troops does the UN have in Mali?", "Café au lait, 東京, 😀", "x" * 5000, "?"]
@@ -87,14 +90,16 @@ def test_both_encoders_share_the_index_and_rank_alike(graph_cache, tmp_path):
         np.testing.assert_allclose([h.score for h in a], [h.score for h in b], atol=1e-4)
 
 
-def test_encoder_choice(monkeypatch, graph_cache):
-    monkeypatch.delenv("QA_ENCODER", raising=False)
-    assert isinstance(make_embedder(), SentenceTransformerEmbedder)
-    monkeypatch.setenv("QA_ENCODER", "onnx")
-    assert isinstance(make_embedder(), OnnxEmbedder)
-    assert isinstance(make_embedder(encoder="torch"), SentenceTransformerEmbedder)
-    with pytest.raises(ValueError, match="encoder must be one of torch, onnx; got 'tensorrt'"):
-        make_embedder(encoder="tensorrt")
+def test_both_encoders_give_the_same_eval_table(graph_cache, tmp_path):
+    """`qa eval`'s rows, every split and mode, are identical but for the timing column."""
+    shutil.copytree(graph_cache / "onnx", tmp_path / "onnx")
+    questions = load_questions(ROOT / "tests/questions.jsonl")
+    tables = []
+    for encoder in ("torch", "onnx"):
+        retriever = qa.Retriever.from_corpus(CORPUS, cache_dir=tmp_path, encoder=encoder)
+        rows = report(run_questions(retriever, questions, list(MODES)))
+        tables.append([{k: v for k, v in row.to_dict().items() if k != "p50_ms"} for row in rows])
+    assert len(tables[0]) == 12 and tables[0] == tables[1]
 
 
 def test_models_it_cannot_export_are_refused_in_words(tmp_path):
