@@ -40,6 +40,9 @@ bench: install ## benchmark: latency vs its floor, build rate, cold start, memor
 		|| apt-get update -qq -o Acquire::Languages=en
 	$(PY) bench/run.py $(if $(FULL),--full)
 
+screenshots: install ## the browser test's screenshots, light and dark, desktop and phone, into docs/screenshots
+	QA_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/test_browser.py -q -k answer_comes_first
+
 check: install ## lint, format check and type check
 	$(VENV)/bin/ruff check qa tests bench scripts app.py
 	$(VENV)/bin/ruff format --check qa tests bench scripts app.py
@@ -48,4 +51,4 @@ check: install ## lint, format check and type check
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis
 
-.PHONY: help install run test load bench check clean
+.PHONY: help install run test load bench screenshots check clean

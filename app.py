@@ -207,6 +207,37 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
             submit_btn="Ask",
             max_lines=6,
         )
+        scope = gr.Radio(
+            [
+                ("The article and my documents", "both"),
+                ("The article only", "bundled"),
+                ("My documents only", "mine"),
+            ],
+            value="both",
+            label="Ask",
+            elem_id="qa-scope",
+            render=False,  # shown in "Your own articles", below the examples
+        )
+        # The chat endpoint stays callable (gradio_client, api_name="/chat") but is left
+        # off the API page: programs call `ask` or `search`.
+        textbox.submit(
+            chat,
+            [textbox, chatbot, scope],
+            [textbox, chatbot],
+            api_name="chat",
+            api_visibility="undocumented",
+        )
+        # Not cached: an answer takes well under a second, and caching would run every
+        # example through the model at start-up (Spaces turns caching on by default).
+        gr.Examples(
+            [[example] for example in EXAMPLES],
+            inputs=[textbox, chatbot, scope],  # only the textbox has example values
+            outputs=[textbox, chatbot],
+            fn=chat,
+            run_on_click=True,
+            cache_examples=False,
+            label="Examples (click one to ask it)",
+        )
         with gr.Accordion("Your own articles", open=False, elem_id="qa-documents"):
             gr.Markdown(
                 "Paste an article, or upload `.txt`, `.md`, `.html` or `.pdf` files (up to "
@@ -214,16 +245,7 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
                 "this tab only, in the server's memory: nobody else's answers use them, and "
                 "they are gone when you close the tab or after an hour without a question."
             )
-            scope = gr.Radio(
-                [
-                    ("The article and my documents", "both"),
-                    ("The article only", "bundled"),
-                    ("My documents only", "mine"),
-                ],
-                value="both",
-                label="Ask",
-                elem_id="qa-scope",
-            )
+            scope.render()
             files = gr.File(
                 label="Upload files",
                 file_count="multiple",
@@ -238,31 +260,11 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
             )
             paste = gr.Button("Add the pasted text", size="sm")
             documents = gr.Markdown("No document of yours yet.", elem_id="qa-listing")
-        # The chat endpoint stays callable (gradio_client, api_name="/chat") but is left
-        # off the API page: programs call `ask` or `search`.
-        textbox.submit(
-            chat,
-            [textbox, chatbot, scope],
-            [textbox, chatbot],
-            api_name="chat",
-            api_visibility="undocumented",
-        )
         files.upload(
             add_files, [files, chatbot], [chatbot, documents, files], api_visibility="private"
         )
         paste.click(
             add_pasted, [pasted, chatbot], [chatbot, documents, pasted], api_visibility="private"
-        )
-        # Not cached: an answer takes well under a second, and caching would run every
-        # example through the model at start-up (Spaces turns caching on by default).
-        gr.Examples(
-            [[example] for example in EXAMPLES],
-            inputs=[textbox, chatbot, scope],  # only the textbox has example values
-            outputs=[textbox, chatbot],
-            fn=chat,
-            run_on_click=True,
-            cache_examples=False,
-            label="Examples (click one to ask it)",
         )
         gr.api(ask, api_name="ask", api_description=mcp_server.ask_description(titles))
         gr.api(search, api_name="search", api_description=mcp_server.search_description(titles))

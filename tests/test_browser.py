@@ -93,6 +93,24 @@ def last_reply(page):
     return page.locator("[data-testid=bot]").last
 
 
+def settled(page) -> None:
+    """Wait until nothing on the page has moved for a few frames (chat.js scrolls the
+    question into view on the frame after an answer is drawn)."""
+    page.wait_for_function(
+        """() => new Promise(done => {
+            let last = null, still = 0;
+            const tick = () => {
+                const rects = [...document.querySelectorAll('[data-testid=user], mark')]
+                    .map(e => Math.round(e.getBoundingClientRect().top)).join(',');
+                still = rects === last ? still + 1 : 0;
+                last = rects;
+                if (still >= 5) done(true); else requestAnimationFrame(tick);
+            };
+            tick();
+        })"""
+    )
+
+
 def contrast(foreground: str, background: str) -> float:
     """WCAG contrast ratio of two CSS ``rgb()``/``rgba()`` colours (opaque ones)."""
 
@@ -141,8 +159,10 @@ def test_the_answer_comes_first_readable_and_in_view(browser, served, shots, sch
         first = reply.locator(".qa-reply > *").first
         assert "qa-card" in (first.get_attribute("class") or "")
         assert "It currently has about 12,000 troops in the country" in first.inner_text()
-        # The question and the whole card are on screen, not the end of the reply.
+        # The question and the whole card are on screen, not the end of the reply (the
+        # page's script scrolls on the next frame: wait for the page to settle first).
         height = DEVICES[device]["viewport"]["height"]
+        settled(page)
         question = page.locator("[data-testid=user]", has_text=UN).last.bounding_box()
         card = first.bounding_box()
         assert question and card
@@ -159,6 +179,7 @@ def test_the_answer_comes_first_readable_and_in_view(browser, served, shots, sch
         for text, fg, bg in marks:
             assert contrast(fg, bg) >= MIN_CONTRAST, (scheme, text, fg, bg)
         # The article opens at the answer's passage, in reading size.
+        settled(page)
         box = passage.bounding_box()
         assert box and 0 <= box["y"] <= height - box["height"] / 2, box
         size = passage.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")

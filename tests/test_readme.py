@@ -36,6 +36,7 @@ SKIPPED = {
     "make bench": "minutes; tests/test_bench.py runs bench/run.py on the article",
     "make bench FULL=1": "about 40 minutes and 6 GB",
     "make load": "minutes; the same app is tested by tests/test_app.py",
+    "make screenshots": "tests/test_browser.py runs in make test; this writes its pictures",
     "git remote add space https://huggingface.co/spaces/USER/SPACE": "needs a Space",
     "git push --force space main": "needs a Space",
 }
@@ -132,7 +133,9 @@ def test_json_examples_parse(block: Block) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("block", blocks_of("bash"))
-def test_shell_examples_run_in_a_fresh_shell(block: Block, shared_cache: Path) -> None:
+def test_shell_examples_run_in_a_fresh_shell(
+    block: Block, shared_cache: Path, tmp_path: Path
+) -> None:
     if not (VENV / "bin" / "python").exists():
         pytest.skip(f"the documents' commands use {VENV}, which `make install` creates")
     script = "\n".join(
@@ -140,15 +143,14 @@ def test_shell_examples_run_in_a_fresh_shell(block: Block, shared_cache: Path) -
         for line in block.code.replace("\\\n", " ").splitlines()
         if command_of(line) not in SKIPPED
     )
-    run = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=ROOT,
-        env=fresh_environment(shared_cache),
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    if DOCUMENTED_APP.rstrip("/") in script:  # curl: talks to the app, served meanwhile
+        with serve_app(tmp_path) as url:
+            run = _run_bash(
+                script.replace(DOCUMENTED_APP.rstrip("/"), url.rstrip("/")), shared_cache
+            )
+        assert '"found": true' in run.stdout and '"found": false' in run.stdout, run.stdout
+    else:
+        run = _run_bash(script, shared_cache)
     assert run.returncode == 0, (
         f"{block.where} failed ({run.returncode}):\n{script}\n--- stdout\n"
         f"{run.stdout[-3000:]}\n--- stderr\n{run.stderr[-3000:]}"
@@ -165,6 +167,18 @@ def test_python_examples_run(block: Block, shared_cache: Path, tmp_path: Path) -
     else:
         run = _run_python(code, shared_cache)
     assert run.returncode == 0, f"{block.where} failed:\n{code}\n--- stderr\n{run.stderr[-3000:]}"
+
+
+def _run_bash(script: str, cache: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=ROOT,
+        env=fresh_environment(cache),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
 
 
 def _run_python(code: str, cache: Path) -> subprocess.CompletedProcess[str]:
@@ -208,4 +222,6 @@ def test_python_quick_start_does_what_its_comments_say(monkeypatch, tmp_path, ca
     assert 0.0 <= hit.score <= 1.0
     assert result.found is False and "The article does not" in result.message
     assert f"{result.found} {result.message}" in out
+    assert namespace["answer"].key == "about 12,000 troops"
+    assert namespace["later"].read_as == "How many troops does France have in Mali?"
     assert qa.api._default is not None and qa.api._default.cache_folder.parent == tmp_path
