@@ -6,12 +6,14 @@ part of a corpus and merges the hits by score.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from qa import answering, fusion
 from qa.cache import BuiltIndex
+from qa.index import PassageStore
 from qa.key_phrase import gives_reason
 from qa.lexical import LexicalIndex, QueryTerms
 from qa.types import Hit
@@ -84,17 +86,21 @@ def make_hit(
     question: str,
     terms: QueryTerms,
     query: np.ndarray | None,
+    vectors: np.ndarray | None = None,
 ) -> Hit:
+    """Passage ``index`` of ``part`` as a hit, with its answer sentence. ``vectors``:
+    its sentences' vectors, when the caller read them already (``sentence_vectors``,
+    one call for many hits); else they are read here."""
     passage = part.built.passages[index]
     texts = [
         passage.text[s.start - passage.start : s.end - passage.start] for s in passage.sentences
     ]
-    rows = part.built.sentence_rows
     dense = None
-    if query is not None and rows[index + 1] > rows[index]:
-        dense = part.built.sentence_vectors[rows[index] : rows[index + 1]] @ query
-    elif query is not None:
-        dense = np.zeros(len(texts))  # one sentence: nothing to choose between
+    if query is not None:
+        if vectors is None:
+            vectors = sentence_vectors(part.built, [index])[0]
+        # One sentence (no vectors): nothing to choose between.
+        dense = vectors @ query if len(vectors) else np.zeros(len(texts))
     coverage = None
     if mode != "dense":
         coverage = [lexical.coverage(terms, t) for t in texts]
@@ -118,6 +124,17 @@ def make_hit(
         paragraph=passage.paragraph,
         paragraphs=passage.paragraphs,
     )
+
+
+def sentence_vectors(built: BuiltIndex, ids: Sequence[int]) -> list[np.ndarray]:
+    """The vectors of the sentences of passages ``ids`` of ``built`` (none for a
+    one-sentence passage): in memory for FAISS; read in one call from a store that
+    holds the passages (``PassageStore``: Milvus)."""
+    store = built.store
+    if isinstance(store, PassageStore):
+        return store.sentence_vectors(ids) if len(ids) else []
+    rows = built.sentence_rows
+    return [built.sentence_vectors[rows[i] : rows[i + 1]] for i in ids]
 
 
 def dense_scores(built: BuiltIndex, query: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import heapq
+import itertools
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -20,7 +21,13 @@ from typing import Any
 import numpy as np
 
 from qa import answering, conversation
-from qa.building import EMBEDDING_INPUT, ProgressReport, build_index, load_or_build
+from qa.building import (
+    EMBEDDING_INPUT,
+    ProgressReport,
+    build_index,
+    load_or_build,
+    sync_milvus,
+)
 from qa.cache import BuildSpec, BuiltIndex, EmbeddingCache, default_cache_dir, index_folder
 from qa.chunking import ChunkingConfig
 from qa.corpus import BoilerplateRules, CorpusError, documents_from_texts, load_corpus
@@ -28,7 +35,8 @@ from qa.embedding import Embedder
 from qa.encoders import make_embedder
 from qa.index import check_index_request
 from qa.lexical import LexicalIndex, QueryTerms
-from qa.ranking import Part, make_hit, rank
+from qa.milvus_store import vector_store_name
+from qa.ranking import Part, make_hit, rank, sentence_vectors
 from qa.types import Answer, Document, Hit, Passage
 
 MAX_K = 100
@@ -135,6 +143,7 @@ class Retriever:
         embedder: Embedder | None = None,
         encoder: str | None = None,
         rebuild: bool = False,
+        vector_store: str | None = None,
     ) -> Retriever:
         """Load the cached index for ``corpus`` or build it (see the README for defaults).
 
@@ -145,12 +154,15 @@ class Retriever:
         reuses the vectors of every document it embedded before; ``rebuild=True``
         embeds everything again. ``encoder`` runs the model with ``"torch"`` (default,
         or ``QA_ENCODER``) or ``"onnx"`` (same vectors, faster; ``pip install
-        "qa[onnx]"``).
+        "qa[onnx]"``). ``vector_store`` is ``"faiss"`` (default, or ``QA_VECTOR_STORE``)
+        or ``"milvus"``: a Milvus collection holds the index (``QA_MILVUS_URI``,
+        ``QA_MILVUS_TOKEN``; ``pip install "qa[milvus]"``; see docs/milvus.md).
         """
         corpus_path = Path(corpus) if corpus is not None else default_corpus()
         chunking = chunking or ChunkingConfig()
         index_kind = index_kind or os.environ.get("QA_INDEX_KIND") or "auto"
         check_index_request(index_kind, index_params)  # reject bad settings before any work
+        engine = vector_store_name(vector_store)
         rules = BoilerplateRules.load(corpus_path if corpus_path.is_dir() else corpus_path.parent)
         documents = load_corpus(corpus_path, rules)
         root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
@@ -164,7 +176,7 @@ class Retriever:
             index={"kind": index_kind, **(index_params or {})},
         )
         folder = index_folder(root, corpus_path)
-        built, loaded = load_or_build(
+        built, loaded = (sync_milvus if engine == "milvus" else load_or_build)(
             folder,
             spec,
             documents,
@@ -334,14 +346,20 @@ class Retriever:
             order, scores = rank(self.mode, part, lexical, terms, query, k, reason=reason)
             ranked.append([(float(scores[i]), number, int(i)) for i in order[:k]])
         best = ranked[0] if len(ranked) == 1 else heapq.merge(*ranked, key=lambda c: -c[0])
+        chosen = list(itertools.islice(best, k))
+        vectors: list[np.ndarray | None] = [None] * len(chosen)
+        if query is not None:  # the answer sentence is chosen by them too
+            vectors = [
+                *_sentence_vectors([parts[n][0] for _, n, _ in chosen], [i for *_, i in chosen])
+            ]
         hits = []
-        for score, number, index in best:
+        for (score, number, index), found in zip(chosen, vectors, strict=True):
             part, lexical = parts[number]
             hits.append(
-                make_hit(self.mode, part, lexical, index, score, text, analyses[number], query)
+                make_hit(
+                    self.mode, part, lexical, index, score, text, analyses[number], query, found
+                )
             )
-            if len(hits) == k:
-                break
         return hits, text, text != cleaned
 
     def _query_vector(
@@ -375,6 +393,17 @@ class Retriever:
 
     def __repr__(self) -> str:
         return f"Retriever(documents={len(self.documents)}, passages={len(self.passages)})"
+
+
+def _sentence_vectors(parts: Sequence[Part], ids: Sequence[int]) -> list[np.ndarray]:
+    """The sentence vectors of passage ``ids[i]`` of ``parts[i]``, for each ``i``: one
+    read per part (one round trip to a server engine for all the hits it gave)."""
+    out: list[np.ndarray] = [np.zeros((0, 0), np.float32)] * len(ids)
+    for part in {id(p): p for p in parts}.values():
+        at = [i for i, p in enumerate(parts) if p is part]
+        for i, vectors in zip(at, sentence_vectors(part.built, [ids[i] for i in at]), strict=True):
+            out[i] = vectors
+    return out
 
 
 def _check_mode(mode: object) -> str:
