@@ -272,9 +272,10 @@ class Retriever:
         question and passage embeddings + 0.2 x the share of the question's words the
         passage holds (BM25, weighted by rarity; see ``qa.fusion`` and ``qa.lexical``),
         and for a question that asks why, 0.08 more for a passage that gives a reason
-        (``answering.REASON_BONUS``). About 0.55 and above is a strong match, below 0.11 not an answer (thresholds:
-        ``qa.answering``). Misspelt words are read as the corpus word they resemble
-        ("peacekepers" as "peacekeepers") before either score is computed.
+        (``answering.REASON_BONUS``). About 0.55 and above is a strong match, below
+        0.11 not an answer (thresholds: ``qa.answering``). Misspelt words are read as
+        the corpus word they resemble ("peacekepers" as "peacekeepers") before either
+        score is computed.
         Raises ``ValueError`` for an empty question or a ``k`` below 1.
         """
         return self._search(question, k, history)[0]
