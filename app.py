@@ -25,7 +25,9 @@ import gradio as gr
 import qa
 from qa import chat as turns
 from qa import mcp_server, presentation, webui
+from qa.answering import prepare_question
 from qa.batching import model_threads
+from qa.chat import Message
 from qa.mcp_server import DEFAULT_K, MAX_K
 from qa.types import AnswerDict, PassageDict
 
@@ -59,14 +61,13 @@ EXAMPLES = [
     "Who won the World Cup?",
 ]
 
+QUESTION_PLACEHOLDER = "Ask a question about the article, then press Enter"
 # What a person may upload; the content decides how it is read (qa.extraction).
 UPLOAD_TYPES = (".txt", ".md", ".html", ".htm", ".pdf")
 # Gradio refuses an upload larger than this before it reaches the app. It is above the
 # app's own limit per file (qa.sessions.Limits.max_file_mb, 10 MB) on purpose, so that
 # a 50 MB file gets the app's message in the chat rather than a passing toast.
 MAX_UPLOAD = "64mb"
-
-Message = dict[str, Any]
 
 
 def load_retriever() -> qa.Retriever:
@@ -85,48 +86,82 @@ def _app_error(exc: Exception) -> gr.Error:
     return gr.Error(text[:1].upper() + text[1:])
 
 
-def _session(request: gr.Request | None) -> str:
-    """The browser tab's (or API client's) session: its own documents and questions."""
-    return (request.session_hash if request is not None else None) or "no-session"
+def _session(request: gr.Request | None) -> str | None:
+    """The browser tab's (or API client's) session, which holds its own documents; None
+    for a caller without one (such a caller asks the bundled corpus only)."""
+    return request.session_hash if request is not None and request.session_hash else None
+
+
+def _tab(request: gr.Request | None) -> str:
+    """The browser tab's session, which the chat, uploads and pastes always have."""
+    session = _session(request)
+    if session is None:
+        raise gr.Error("This works in the web page only: it needs the page's session.")
+    return session
+
+
+def _checked(question: object, k: object) -> int:
+    """``k`` checked, and the question too: an empty one is an error, as in ``search``."""
+    k = _check_k(k)
+    try:
+        prepare_question(question)
+    except (TypeError, ValueError) as exc:
+        raise _app_error(exc) from None
+    return k
 
 
 def ask_question(
     store: qa.SessionStore,
-    session: str,
+    session: str | None,
     question: str,
     k: int,
     history: list[str] | None = None,
     scope: str = "both",
 ) -> AnswerDict:
     """The ``ask`` endpoint's work: ``Answer.to_dict()``; a bad argument is an error."""
+    k = _checked(question, k)
     try:
-        return store.ask(session, question, _check_k(k), history or (), scope).to_dict()
+        if session is None:
+            return store.retriever("-", "bundled").ask(question, k, history or ()).to_dict()
+        return store.ask(session, question, k, history or (), scope).to_dict()
     except (TypeError, ValueError) as exc:
         raise _app_error(exc) from None
 
 
 def search_passages(
     store: qa.SessionStore,
-    session: str,
+    session: str | None,
     question: str,
     k: int,
     history: list[str] | None = None,
     scope: str = "both",
 ) -> list[PassageDict]:
     """The ``search`` endpoint's work; errors become messages the caller sees."""
+    k = _checked(question, k)
     try:
-        hits = store.search(session, question, _check_k(k), history or (), scope)
+        hits = store.search(
+            session or "-", question, k, history or (), scope if session else "bundled"
+        )
     except (TypeError, ValueError, qa.DocumentError) as exc:
         raise _app_error(exc) from None
     return [hit.to_dict() for hit in hits]
+
+
+def _hold() -> Any:
+    return gr.update(interactive=False, placeholder="Adding your document ...")
+
+
+def _release() -> Any:
+    return gr.update(interactive=True, placeholder=QUESTION_PLACEHOLDER)
 
 
 def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> gr.Blocks:
     """The chat page and the ``ask``, ``search`` and ``add_document`` endpoints over
     ``retriever`` and each session's own documents (``store``).
 
-    The chat, the endpoints and the MCP tools are separate events that may run at once;
-    one model (whose tokenizer is not thread-safe) serves them one at a time, under
+    The chat, the uploads and the endpoints are Gradio events that may run at once, and
+    the MCP tools (a Starlette app beside it, ``build_server``) too; one model (whose
+    tokenizer is not thread-safe) serves them all one call at a time, under
     ``store.model_lock``, which the store takes itself.
     """
     store = store or qa.SessionStore(retriever, batched=True)
@@ -135,7 +170,7 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
         message: str, history: list[Message], scope: str, request: gr.Request
     ) -> tuple[str, list[Message]]:
         """Answer one question, read in the light of the chat's earlier questions."""
-        return "", turns.respond(store, _session(request), message, history, scope, EXAMPLES[0])
+        return "", turns.respond(store, _tab(request), message, history, scope, EXAMPLES[0])
 
     def add_files(
         paths: list[str] | None,
@@ -143,7 +178,7 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ) -> tuple[list[Message], str, None]:
-        session = _session(request)
+        session = _tab(request)
         history = turns.add_files(store, session, paths or [], history, progress)
         return history, turns.listing(store, session), None
 
@@ -153,10 +188,8 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ) -> tuple[list[Message], str, str]:
-        session = _session(request)
-        before = len(store.documents(session))
-        history = turns.add_text(store, session, text, history, progress)
-        added = len(store.documents(session)) > before
+        session = _tab(request)
+        history, added = turns.add_text(store, session, text, history, progress)
         return history, turns.listing(store, session), "" if added else text
 
     def ask(
@@ -185,16 +218,23 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
         request: gr.Request = None,  # type: ignore[assignment]
     ) -> dict[str, Any]:
         """Add a text to this client's session, to ask about with scope "mine" or "both"."""
+        session = _session(request)
+        if session is None:
+            raise gr.Error(
+                "add_document needs a session, to keep the document for your later "
+                "questions: call it through gradio_client (a Client keeps its session)."
+            )
         try:
-            info = store.add_text(_session(request), text, name or None)
+            info = store.add_text(session, text, name or None)
         except qa.DocumentError as exc:
             raise _app_error(exc) from None
         return dataclasses.asdict(info)
 
     def forget(request: gr.Request) -> None:
-        store.close(_session(request))
+        if (session := _session(request)) is not None:
+            store.close(session)
 
-    titles = sorted({document.title for document in retriever.documents.values()})
+    titles = retriever.titles
     with gr.Blocks(title="qa: ask the article", analytics_enabled=False) as demo:
         gr.Markdown("# Ask the article\n\n" + presentation.describe(titles), elem_id="qa-header")
         chatbot = gr.Chatbot(
@@ -212,7 +252,7 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
         )
         textbox = gr.Textbox(
             elem_id="qa-question",
-            placeholder="Ask a question about the article, then press Enter",
+            placeholder=QUESTION_PLACEHOLDER,
             label="Question",
             show_label=False,
             submit_btn="Ask",
@@ -271,21 +311,26 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
             )
             paste = gr.Button("Add the pasted text", size="sm")
             documents = gr.Markdown("No document of yours yet.", elem_id="qa-listing")
-        files.upload(
-            add_files, [files, chatbot], [chatbot, documents, files], api_visibility="private"
-        )
-        paste.click(
-            add_pasted, [pasted, chatbot], [chatbot, documents, pasted], api_visibility="private"
-        )
+        # While a document is being added the question box waits: both write the whole
+        # chat, and the one that ended last would drop the other's message.
+        for trigger, handler, inputs, outputs in (
+            (files.upload, add_files, [files, chatbot], [chatbot, documents, files]),
+            (paste.click, add_pasted, [pasted, chatbot], [chatbot, documents, pasted]),
+        ):
+            trigger(_hold, None, textbox, queue=False, api_visibility="private").then(
+                handler, inputs, outputs, api_visibility="private"
+            ).then(_release, None, textbox, queue=False, api_visibility="private")
         gr.api(ask, api_name="ask", api_description=mcp_server.ask_description(titles))
         gr.api(search, api_name="search", api_description=mcp_server.search_description(titles))
         gr.api(add_document, api_name="add_document")
         demo.unload(forget)
     _describe_parameters(demo)
+    # api_open=False: every call goes through the queue (and its session), none around it.
     demo.queue(
         default_concurrency_limit=CONCURRENCY,
         max_size=QUEUE_MAX_SIZE,
         status_update_rate=STATUS_UPDATE_SECONDS,
+        api_open=False,
     )
     return demo
 
@@ -308,21 +353,29 @@ def _describe_parameters(demo: gr.Blocks) -> None:
         "k": {"minimum": 1, "maximum": MAX_K, "description": mcp_server.K_HELP},
         "history": {"description": mcp_server.HISTORY_HELP},
         "scope": {"enum": ["both", "bundled", "mine"], "description": SCOPE_HELP},
+        "text": {"description": "the document's text; its first line is its title"},
+        "name": {"description": 'what its passages say they come from (default "Pasted text N")'},
     }
-    results: dict[str, tuple[str, Any, str]] = {
-        "ask": ("answer", AnswerDict, "found, confident, message, answer, passages"),
-        "search": ("passages", list[PassageDict], "the passages, best first"),
+    asking = ("question", "k", "history", "scope")
+    endpoints: dict[str, tuple[tuple[str, ...], str, Any, str]] = {
+        "ask": (asking, "answer", AnswerDict, "found, confident, message, answer, passages"),
+        "search": (asking, "passages", list[PassageDict], "the passages, best first"),
+        "add_document": (
+            ("text", "name"),
+            "document",
+            dict[str, int | float | str],
+            "name, title, kind, words, passages, memory_bytes, seconds, note",
+        ),
     }
     for fn in demo.fns.values():
-        if fn.api_name not in results:
+        if fn.api_name not in endpoints:
             continue
-        names = ("question", "k", "history", "scope")
+        names, label, kind, description = endpoints[str(fn.api_name)]
         for name, block in zip(names, fn.inputs, strict=True):
             assert isinstance(block, gr.components.Component)
             info = block.api_info()
             info.update(extra[name])
             info["additional_description"] = extra[name]["description"]
-        label, kind, description = results[str(fn.api_name)]
         (output,) = fn.outputs
         assert isinstance(output, gr.components.Component)
         output.label = label

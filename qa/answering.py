@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from qa.key_phrase import find_key_phrase, gives_reason, has_place
+from qa.key_phrase import find_key_phrase, has_kind
 from qa.lexical import STOPWORDS, LexicalIndex, words
 from qa.types import Hit, Quote
 
@@ -110,15 +110,6 @@ def prepare_question(question: object) -> str:
 
 # ---- The answer sentence -------------------------------------------------------------
 
-_NUMBER = re.compile(r"\d")
-_TIME = re.compile(
-    r"\b(1[89]\d\d|20\d\d|yesterday|today|tomorrow|(jan|febr)uary|march|april|may|june|july"
-    r"|august|(sept|nov|dec)ember|october|(mon|tues|wednes|thurs|fri|satur|sun)day)\b",
-    re.IGNORECASE,
-)
-# A capitalised word that does not open the sentence: a name, in English.
-_NAME = re.compile(r"(?<=[\w,;:] )[A-Z][a-z]+")
-
 
 def expected_answer(question: str) -> str | None:
     """What kind of thing ``question`` asks for: "number", "time", "name", "place",
@@ -142,18 +133,9 @@ def expected_answer(question: str) -> str | None:
 
 
 def has_answer_type(sentence: str, kind: str | None) -> bool:
-    """Whether ``sentence`` holds something of the ``kind`` ``expected_answer`` gave."""
-    if kind == "number":
-        return bool(_NUMBER.search(sentence))
-    if kind == "time":
-        return bool(_TIME.search(sentence))
-    if kind == "name":
-        return bool(_NAME.search(sentence))
-    if kind == "place":
-        return has_place(sentence)
-    if kind == "reason":
-        return gives_reason(sentence)
-    return False
+    """Whether ``sentence`` holds something of the ``kind`` ``expected_answer`` gave:
+    whether ``key_phrase`` finds a candidate of that kind in it."""
+    return kind is not None and has_kind(sentence, kind)
 
 
 def choose_sentence(

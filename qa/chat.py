@@ -83,15 +83,16 @@ def add_text(
     text: str,
     history: Sequence[Message],
     progress: Progress | None = None,
-) -> list[Message]:
-    """Add pasted text to the session, and say so (or why not) in the chat."""
+) -> tuple[list[Message], bool]:
+    """Add pasted text to the session, and say so (or why not) in the chat; whether it
+    was added (so the app clears the paste box only then)."""
     try:
         info = store.add_text(session, text, progress=progress)
     except DocumentError as exc:
-        said = presentation.refused("The pasted text", str(exc))
+        said, added = presentation.refused("The pasted text", str(exc)), False
     else:
-        said = presentation.added(info)
-    return [*history, {"role": "assistant", "content": said}]
+        said, added = presentation.added(info), True
+    return [*history, {"role": "assistant", "content": said}], added
 
 
 def listing(store: SessionStore, session: str) -> str:

@@ -176,10 +176,8 @@ def format_answer(result: Answer, *, color: bool = False) -> str:
     if not result.found or quote is None:
         return result.message
     open_mark, close_mark = ("\033[1;4m", "\033[0m") if color else ("**", "**")
-    start, end = quote.key_start - quote.start, quote.key_end - quote.start
-    text = quote.text
-    if end > start:
-        text = text[:start] + open_mark + text[start:end] + close_mark + text[end:]
+    before, key, after = quote.around_key()
+    text = before + (open_mark + key + close_mark if key else "") + after
     lead = "Answer" if result.confident else "The closest the article comes"
     return (
         f"{lead}: “{text}” [{quote.passage}]\n"

@@ -76,13 +76,19 @@ _PLACE_BEFORE = re.compile(
 # The cue that a reason follows ("because ..."), or that one comes before ("X meant
 # that ..."): the two ways English gives a reason inside one sentence.
 _REASON_AFTER = re.compile(
-    r"\b(?:because(?:\s+of)?|since|due\s+to|owing\s+to|thanks\s+to|as\s+a\s+result\s+of"
+    r"\b(?:because(?:\s+of)?|since(?!\s+(?:the\s+)?(?:\d|"
+    + _MONTH
+    + r"|"
+    + _DAY
+    + r"|last|then|when|early|late))|due\s+to|owing\s+to|thanks\s+to|as\s+a\s+result\s+of"
     r"|given\s+that|in\s+order\s+to|so\s+that)\s+",
     re.IGNORECASE,
 )
+# Each pattern that starts with spaces starts at the first of a run ("(?<!\s)"): else a
+# long run of spaces would be tried from each of them, which costs its length squared.
 _REASON_BEFORE = re.compile(
-    r"\s+(?:(?:had|has|have|would|will)\s+)?(?:meant|means|forced|forces|led\s+to|leads\s+to"
-    r"|caused|causes|prompted|prompts|made)\b",
+    r"(?<!\s)\s+(?:(?:had|has|have|would|will)\s+)?(?:meant|means|forced|forces|led\s+to"
+    r"|leads\s+to|caused|causes|prompted|prompts)\b",
     re.IGNORECASE,
 )
 # Where the cause in "X meant that" starts: after "said (that)", a colon, or the start.
@@ -91,7 +97,7 @@ _CLAUSE_START = re.compile(
     re.IGNORECASE,
 )
 # A reason clause ends at the end of its clause.
-_CLAUSE_END = re.compile(r"[,;:.!?](?:\s|$)|\s+(?:but|while|whereas|although)\s+")
+_CLAUSE_END = re.compile(r"[,;:.!?](?:\s|$)|(?<!\s)\s+(?:but|while|whereas|although)\s+")
 # Sentence words that are never a name on their own.
 _NOT_NAMES = frozenset(
     "the a an it its this that these those there they he she we i his her their our "
@@ -99,6 +105,9 @@ _NOT_NAMES = frozenset(
 )
 
 _stemmer = Stemmer.Stemmer("english")
+# Longer text is looked at up to here: a sentence is rarely a tenth of this, and the
+# patterns above must stay cheap on anything a person pastes.
+MAX_CHARS = 2_000
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,7 @@ class KeyPhrase:
 def find_key_phrase(question: str, sentence: str, kind: str | None) -> KeyPhrase | None:
     """The key phrase of ``sentence`` for ``question``, whose answer is of ``kind``
     (``answering.expected_answer``), or None when the sentence holds none."""
+    sentence = sentence[:MAX_CHARS]
     if kind is None:
         return None
     finder = _FINDERS.get(kind)
@@ -139,14 +149,20 @@ def find_key_phrase(question: str, sentence: str, kind: str | None) -> KeyPhrase
     return KeyPhrase(start, end, kind)
 
 
+def has_kind(text: str, kind: str) -> bool:
+    """Whether ``text`` holds a candidate answer of ``kind`` (a count, a date ...)."""
+    finder = _FINDERS.get(kind)
+    return finder is not None and any(True for _ in finder(text[:MAX_CHARS]))
+
+
 def gives_reason(text: str) -> bool:
     """Whether ``text`` gives a reason in one of the two ways ``_reasons`` finds."""
-    return any(True for _ in _reasons(text))
+    return any(True for _ in _reasons(text[:MAX_CHARS]))
 
 
 def has_place(text: str) -> bool:
     """Whether ``text`` names a place after a word of place ("in Niger")."""
-    return any(True for _ in _places(text))
+    return any(True for _ in _places(text[:MAX_CHARS]))
 
 
 def _quantities(sentence: str) -> Iterator[tuple[int, int]]:
@@ -179,18 +195,19 @@ def _names(sentence: str) -> Iterator[tuple[int, int]]:
 
 def _places(sentence: str) -> Iterator[tuple[int, int]]:
     for start, end in _names(sentence):
-        before = _PLACE_BEFORE.search(sentence[:start])
+        before = _PLACE_BEFORE.search(sentence[max(0, start - 80) : start])
         if before:
-            yield before.start(), end
+            yield max(0, start - 80) + before.start(), end
 
 
 def _reasons(sentence: str) -> Iterator[tuple[int, int]]:
     for match in _REASON_AFTER.finditer(sentence):
         end = _CLAUSE_END.search(sentence, match.end())
         yield match.start(), end.start() if end else len(sentence.rstrip(" .!?\"'\u201d"))
+    clause_starts = [m.end() for m in _CLAUSE_START.finditer(sentence)]  # one pass
     for match in _REASON_BEFORE.finditer(sentence):
-        starts = list(_CLAUSE_START.finditer(sentence, 0, match.start()))
-        start = starts[-1].end() if starts else _first_word(sentence)
+        earlier = [c for c in clause_starts if c <= match.start()]
+        start = earlier[-1] if earlier else _first_word(sentence)
         if match.start() - start > 2:
             yield start, match.start()
 

@@ -25,6 +25,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import Field
 from starlette.applications import Starlette
 
+from qa.answering import GOOD_MATCH, MIN_ANSWER_SCORE, STRONG_MATCH, prepare_question
 from qa.retriever import Retriever
 from qa.types import AnswerDict, PassageDict
 
@@ -35,7 +36,8 @@ T = TypeVar("T")
 
 SCORE_MEANING = (
     "Each passage has a score from 0 to 1 that means the same for every question: about "
-    "0.55 and above is a strong match, 0.40 a good one, below 0.11 not an answer."
+    f"{STRONG_MATCH:.2f} and above is a strong match, {GOOD_MATCH:.2f} a good one, below "
+    f"{MIN_ANSWER_SCORE:.2f} not an answer."
 )
 QUOTED = "Every passage is quoted word for word from the article, with character offsets; "
 QUOTED += "nothing is generated, so what it returns can be cited as the article's words."
@@ -95,7 +97,7 @@ def build_mcp(
     """The MCP server over ``retriever``. ``lock`` serialises use of the model with the
     web app's other handlers (its tokenizer is not thread-safe)."""
     lock = lock or threading.Lock()
-    titles = sorted({d.title for d in retriever.documents.values()})
+    titles = retriever.titles
     server = FastMCP(
         name="qa",
         instructions=instructions(titles),
@@ -118,6 +120,7 @@ def build_mcp(
         k: Annotated[int, Field(ge=1, le=MAX_K, description=K_HELP)] = DEFAULT_K,
         history: Annotated[list[str], Field(max_length=50, description=HISTORY_HELP)] = [],  # noqa: B006
     ) -> AnswerDict:
+        prepare_question(question)  # an empty question is an error, as in search
         return await in_thread(lambda: retriever.ask(question, k, history).to_dict())
 
     async def search(

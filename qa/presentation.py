@@ -43,6 +43,10 @@ _BLOCK_START = re.compile(r"[#+=\-]|\d{1,9}[.)]")
 # A question is shown in its chat bubble up to this many characters: a pasted book
 # would otherwise travel back and forth with every follow-up question.
 SHOWN_QUESTION_CHARS = 2_000
+# A document longer than this is shown around its hits only, VIEW_CONTEXT paragraphs
+# on either side (an article of 2,000 words is about 12,000 characters).
+ARTICLE_VIEW_CHARS = 12_000
+VIEW_CONTEXT = 2
 # The hint for an empty question, and its start, by which the chat knows it.
 HINT = "Type a question about the article and press Enter, for example: "
 
@@ -56,7 +60,8 @@ def escape(text: str) -> str:
     Line breaks are kept; the spaces that start a line are dropped (four of them
     would make a code block).
     """
-    return "\n".join(_escape_inline(line.lstrip(" \t")) for line in text.split("\n"))
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(_escape_inline(line.lstrip(" \t")) for line in lines)
 
 
 def _escape_inline(text: str) -> str:
@@ -114,7 +119,8 @@ def added(info: DocumentInfo) -> str:
     note = f" {escape(info.note)}" if info.note else ""
     return (
         f"Added **{escape(info.name)}** ({escape(info.title)}): {info.words:,} words, "
-        f"{info.passages:,} passages, in {info.seconds:.1f} s.{note} Ask about it below."
+        f"{info.passages:,} passage{'s' if info.passages != 1 else ''}, in "
+        f"{info.seconds:.1f} s.{note} Ask about it below."
     )
 
 
@@ -216,14 +222,8 @@ def _card(quote: Quote, confident: bool, read_as: str = "") -> str:
     else:
         lead = "Not said in so many words. The closest the article comes is:"
         kind = "qa-card qa-uncertain"
-    start, end = quote.key_start - quote.start, quote.key_end - quote.start
-    text = quote.text
-    if end > start:
-        body = (
-            f'{_h(text[:start])}<mark class="qa-key">{_h(text[start:end])}</mark>{_h(text[end:])}'
-        )
-    else:
-        body = _h(text)
+    before, key, after = quote.around_key()
+    body = _h(before) + (f'<mark class="qa-key">{_h(key)}</mark>' if key else "") + _h(after)
     cite = (
         f'<span class="qa-n">[{quote.passage}]</span> '
         f"paragraph {quote.paragraph} of {quote.paragraphs} · {_h(strength(quote.score))}"
@@ -310,9 +310,12 @@ def _article_views(
 def document_view(
     text: str, hits: Sequence[Hit], labels: Sequence[str], quote: Quote | None = None
 ) -> str:
-    """A whole document as HTML paragraphs, each hit highlighted in place and labelled,
-    the answer sentence (``quote``, when it is from this document) in bold.
+    """A document as HTML paragraphs, each hit highlighted in place and labelled, the
+    answer sentence (``quote``, when it is from this document) in bold.
 
+    A long document (over ``ARTICLE_VIEW_CHARS``) shows only the paragraphs around the
+    hits, the rest cut to "[…]": every reply carries its view, and the chat sends its
+    whole history back and forth on every question.
     ``hits`` must come from this document (``text[hit.start:hit.end] == hit.text``).
     """
     marks: list[Mark] = []
@@ -323,4 +326,23 @@ def document_view(
         starts[hit.start] = starts.get(hit.start, "") + f'<span class="qa-n">[{_h(label)}]</span> '
     if quote is not None and hits and quote.source == hits[0].source:
         marks.append(Mark(quote.start, quote.end, "<b>", "</b>"))
-    return "".join(f"<p>{p}</p>" for p in render_paragraphs(text, marks, starts))
+    paragraphs = render_paragraphs(text, marks, starts)
+    if len(text) <= ARTICLE_VIEW_CHARS:
+        return "".join(f"<p>{p}</p>" for p in paragraphs)
+    spans = list(_line_spans(text))
+    near = {
+        j
+        for i, (start, end) in enumerate(spans)
+        if any(hit.start < end and start < hit.end for hit in hits)
+        for j in range(i - VIEW_CONTEXT, i + VIEW_CONTEXT + 1)
+    }
+    out, last = [], -1
+    for i, paragraph in enumerate(paragraphs):
+        if i in near:
+            if i != last + 1:
+                out.append('<p class="qa-gap">[…]</p>')
+            out.append(f"<p>{paragraph}</p>")
+            last = i
+    if last != len(paragraphs) - 1:
+        out.append('<p class="qa-gap">[…]</p>')
+    return "".join(out)

@@ -131,6 +131,11 @@ class Retriever:
         return self._embedder.name
 
     @property
+    def titles(self) -> list[str]:
+        """The documents' titles, sorted: what the corpus is, in words."""
+        return sorted({d.title for d in self.documents.values()})
+
+    @property
     def embedder(self) -> Embedder:
         """The model that embeds questions and passages (shared, loaded once)."""
         return self._embedder
@@ -282,10 +287,12 @@ class Retriever:
         ``Hit.score`` is in [0, 1] and means the same for every question, so it can be
         compared across questions and thresholded: 0.8 x the cosine similarity of
         question and passage embeddings + 0.2 x the share of the question's words the
-        passage holds (BM25, weighted by rarity; see ``qa.fusion`` and ``qa.lexical``).
-        About 0.55 and above is a strong match, below 0.11 not an answer (thresholds:
-        ``qa.answering``). Misspelt words are read as the corpus word they resemble
-        ("peacekepers" as "peacekeepers") before either score is computed.
+        passage holds (BM25, weighted by rarity; see ``qa.fusion`` and ``qa.lexical``),
+        and for a question that asks why, 0.08 more for a passage that gives a reason
+        (``answering.REASON_BONUS``). About 0.55 and above is a strong match, below
+        0.11 not an answer (thresholds: ``qa.answering``). Misspelt words are read as
+        the corpus word they resemble ("peacekepers" as "peacekeepers") before either
+        score is computed.
         Raises ``ValueError`` for an empty question or a ``k`` below 1.
         """
         return self._search(question, k, history)[0]
@@ -365,7 +372,7 @@ class Retriever:
             message = answering.found_message(answer, confident)
             count = answering.answering_count(hits)
             return Answer(question, True, tuple(hits), message, answer, confident, count, read_as)
-        titles = sorted({d.title for d in self.documents.values()})
+        titles = self.titles
         message = answering.not_found_message(read_as, titles)
         return Answer(question, False, tuple(hits), message, read_as=read_as)
 

@@ -177,10 +177,13 @@ class SessionStore:
         return session_id
 
     def close(self, session_id: str) -> None:
-        """Drop a session and its documents (the browser tab was closed)."""
+        """Drop a session and its documents (the browser tab was closed, or lost its
+        connection: a phone may do that to a tab in the background, so the next
+        question from it is told why its documents are gone)."""
         with self._lock:
-            self._sessions.pop(session_id, None)
-            self._ended.pop(session_id, None)
+            session = self._sessions.pop(session_id, None)
+            if session is not None and session.documents:
+                self._remember(session_id, "the page was closed or lost its connection")
 
     def sweep(self) -> int:
         """Drop sessions idle longer than ``Limits.idle_minutes``; how many went."""
@@ -190,7 +193,8 @@ class SessionStore:
     def documents(self, session_id: str) -> list[DocumentInfo]:
         """The session's documents, in the order they were added."""
         with self._lock:
-            return [info for info, _ in self._session(session_id).documents.values()]
+            session = self._existing(session_id)
+            return [] if session is None else [info for info, _ in session.documents.values()]
 
     def memory_bytes(self) -> int:
         """What all sessions' documents hold, by ``DocumentInfo.memory_bytes``."""
@@ -323,17 +327,21 @@ class SessionStore:
         """The retriever a question of this session uses for ``scope``:
         "bundled" (the bundled corpus), "mine" (the session's documents) or "both"."""
         scope = _check_scope(scope)
+        if scope == "bundled":
+            return self._base
         with self._lock:
-            session = self._session(session_id)
-            if scope == "bundled":
-                return self._base
-            if scope not in session.combined:
-                mine = [r for _, r in session.documents.values()]
-                if scope == "mine" and not mine:
+            # A question only reads: it never makes a session (anonymous API calls would
+            # otherwise fill the store and push out sessions that hold documents).
+            session = self._existing(session_id)
+            if session is None or not session.documents:
+                if scope == "mine":
                     raise DocumentError(
                         "You have not added a document yet: paste a text or upload a file, "
                         "or ask the bundled article."
                     )
+                return self._base
+            if scope not in session.combined:
+                mine = [r for _, r in session.documents.values()]
                 parts = mine if scope == "mine" else [self._base, *mine]
                 session.combined[scope] = Retriever.combine(parts)
             return session.combined[scope]
@@ -375,12 +383,23 @@ class SessionStore:
     def _bundled_only(self, session_id: str, scope: str) -> bool:
         """Whether a question of this session and ``scope`` searches the bundled corpus
         alone: the same answer as over "both" when the session has no document."""
-        scope = _check_scope(scope)
-        with self._lock:
-            session = self._session(session_id)
-            return scope == "bundled" or (scope == "both" and not session.documents)
+        if _check_scope(scope) == "bundled":
+            return True
+        with self._lock:  # a question only reads: it never makes a session
+            session = self._existing(session_id)
+            return scope == "both" and (session is None or not session.documents)
 
     # ---- Inside ---------------------------------------------------------------------
+
+    def _existing(self, session_id: str) -> _Session | None:
+        """The session if it exists, marked as used now; None else. Call with ``_lock``."""
+        if not isinstance(session_id, str) or not session_id:
+            raise ValueError(f"session id must be a non-empty string, got {session_id!r}")
+        session = self._sessions.get(session_id)
+        if session is not None:
+            self._sessions.move_to_end(session_id)
+            session.last_used = self._clock()
+        return session
 
     def _session(self, session_id: str) -> _Session:
         """The session (made if new), marked as used now. Call with ``_lock`` held."""
@@ -389,8 +408,11 @@ class SessionStore:
         session = self._sessions.get(session_id)
         if session is None:
             while len(self._sessions) >= self.limits.max_sessions:
-                old, _ = self._sessions.popitem(last=False)
-                self._remember(old, "the server had too many open sessions")
+                # Empty sessions go first, oldest first; then the oldest of all.
+                empty = next((k for k, v in self._sessions.items() if not v.documents), None)
+                old = empty if empty is not None else next(iter(self._sessions))
+                if self._sessions.pop(old).documents:
+                    self._remember(old, "the server had too many open sessions")
             session = self._sessions[session_id] = _Session()
         self._sessions.move_to_end(session_id)
         session.last_used = self._clock()

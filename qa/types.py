@@ -197,6 +197,11 @@ class Quote:
     paragraph: int = 1
     paragraphs: int = 1
 
+    def around_key(self) -> tuple[str, str, str]:
+        """The sentence cut around its key phrase: (before, key, after)."""
+        start, end = self.key_start - self.start, self.key_end - self.start
+        return self.text[:start], self.text[start:end], self.text[end:]
+
     def to_dict(self) -> QuoteDict:
         """A JSON-ready dict: the ``answer`` of ``Answer.to_dict``."""
         return {

@@ -81,8 +81,11 @@ def test_ask_returns_the_one_json_shape(store: qa.SessionStore) -> None:
     result = app.ask_question(store, "s", QUESTION, 3)
     assert result == store.ask("s", QUESTION, 3).to_dict()
     json.dumps(result)
-    empty = app.ask_question(store, "s", "   ", 3)
-    assert empty["found"] is False and empty["message"].startswith("Question is empty")
+    with pytest.raises(gr.Error, match="Question is empty"):  # an error, as in search
+        app.ask_question(store, "s", "   ", 3)
+    # A caller without a session asks the bundled article only, and makes no session.
+    assert app.ask_question(store, None, QUESTION, 3, None, "mine")["found"] is not None
+    assert len(store) == 0
 
 
 @pytest.mark.parametrize("k", [0, -1, app.MAX_K + 1, True, 2.5, "3", None])
@@ -96,6 +99,13 @@ def test_ask_rejects_a_bad_history_or_scope(store: qa.SessionStore) -> None:
         app.ask_question(store, "s", QUESTION, 3, [1])  # type: ignore[list-item]
     with pytest.raises(gr.Error, match=r"[Ss]cope"):
         app.ask_question(store, "s", QUESTION, 3, None, "everything")
+
+
+def test_add_document_needs_a_session(store: qa.SessionStore) -> None:
+    demo = app.build_app(store.retriever("-", "bundled"), store)
+    (fn,) = [f for f in demo.fns.values() if f.api_name == "add_document"]
+    with pytest.raises(gr.Error, match="needs a session"):
+        fn.fn("Title\nSome text.", "x.txt", None)
 
 
 def test_ask_reads_a_follow_up_with_its_history(store: qa.SessionStore) -> None:
@@ -412,9 +422,11 @@ def test_mcp_ask_says_found_or_not_in_json(served: str, real_retriever: qa.Retri
         missing = await session.call_tool("ask", {"question": "Who won the World Cup?"})
         search = await session.call_tool("search", {"question": QUESTION, "k": 2})
         bad = await session.call_tool("ask", {"question": QUESTION, "k": 0})
-        return found, missing, search, bad
+        empty = await session.call_tool("ask", {"question": "   "})
+        return found, missing, search, bad, empty
 
-    found, missing, search, bad = mcp_call(served + "gradio_api/mcp/", work)
+    found, missing, search, bad, empty = mcp_call(served + "gradio_api/mcp/", work)
+    assert empty.isError and "question is empty" in empty.content[0].text
     assert not found.isError and found.structuredContent["found"] is True
     assert found.structuredContent["answer"]["key"] == "about 12,000 troops"
     assert json.loads(found.content[0].text) == found.structuredContent  # JSON, not a repr

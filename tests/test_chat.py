@@ -141,8 +141,9 @@ BAKERY = (
 
 
 def test_a_pasted_article_is_said_to_be_added_and_then_answers(store) -> None:
-    history = chat.add_text(store, "tab", BAKERY, [])
+    history, added = chat.add_text(store, "tab", BAKERY, [])
     (said,) = history
+    assert added
     assert said["role"] == "assistant"
     assert text_of(said).startswith("Added **Pasted text 1** (Town bakery opens a second shop)")
     reply = text_of(turn(store, "How many kinds of bread does the bakery sell?", history)[-1])

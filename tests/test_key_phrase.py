@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -113,3 +115,22 @@ def test_any_key_phrase_is_a_span_of_the_sentence(question, sentence):
         if found is not None:
             assert 0 <= found.start < found.end <= len(sentence)
             assert sentence[found.start : found.end].strip() == sentence[found.start : found.end]
+
+
+def test_a_date_after_since_is_not_a_reason():
+    assert not gives_reason("Troops have been deployed since 2013.")
+    assert not gives_reason("Troops have been there since February.")
+    assert not gives_reason("France made the announcement on Thursday.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a" + " " * 8_000 + "b", "made meant forced " * 2_000, "since " * 3_000, "In Mali " * 3_000],
+)
+def test_hostile_text_is_read_in_linear_time(text):
+    # A run of spaces used to be tried from each of its spaces: 7 s for 8,000 of them.
+    began = time.perf_counter()
+    gives_reason(text)
+    for kind in ("number", "time", "name", "place", "reason"):
+        find_key_phrase("Why did the army leave Mali in 2013?", text, kind)
+    assert time.perf_counter() - began < 1.0

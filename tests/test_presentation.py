@@ -268,3 +268,22 @@ def test_describe_names_the_headlines_and_says_it_quotes() -> None:
     assert tags == {"p", "strong"}
     many, _ = render(describe([f"Headline {i}" for i in range(5)]))
     assert "5 articles" in many and "2 more" in many
+
+
+def test_a_long_document_is_shown_around_its_hits_only(retriever: qa.Retriever) -> None:
+    lines = [f"Line {n} of a long article, about nothing in particular." for n in range(400)]
+    text = "\n".join(lines)
+    start = text.index("Line 200 ")
+    end = start + len(lines[200])
+    hit = qa.Hit(lines[200], 0.7, "long.txt", "Long", start, end, lines[200], 0, len(lines[200]))
+    view = document_view(text, [hit], ["1"])
+    assert len(text) > 12_000 and len(view) < 2_000
+    assert view.count('class="qa-gap"') == 2
+    for n in (198, 199, 200, 201, 202):
+        assert f"Line {n} of" in view
+    assert "Line 197 of" not in view and "Line 203 of" not in view
+
+
+def test_a_carriage_return_does_not_start_a_heading() -> None:
+    shown, tags = render(escape("bread?\r# heading\r\n- item"))
+    assert tags == {"p"} and "# heading" in shown

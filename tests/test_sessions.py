@@ -122,6 +122,9 @@ def test_remove_and_close(store):
     store.add_text(sid, BAKERY, name="bakery.txt")
     store.close(sid)
     assert store.documents(sid) == []  # a closed id starts again empty
+    # ... and its next question is told why its documents went.
+    told = store.ask(sid, "How many kinds of bread?", scope="mine").message
+    assert "removed from the server (the page was closed or lost its connection)" in told
 
 
 # Bad input: every refusal says what to do
@@ -227,6 +230,20 @@ def test_too_many_sessions_drops_the_oldest(base, clock):
     assert len(store) == 3
     store.add_text(ids[-1], BAKERY)
     assert store.documents(ids[-1])
+
+
+def test_questions_make_no_session_and_empty_sessions_go_first(base, clock):
+    store = SessionStore(base, Limits(max_sessions=3), clock=clock)
+    alice = store.create()
+    store.add_text(alice, BAKERY)
+    for n in range(20):  # anonymous callers, each with a new id, asking
+        store.ask(f"caller-{n}", "How many kinds of bread?")
+        store.search(f"caller-{n}", "bread", 1)
+        assert store.documents(f"caller-{n}") == []
+    assert len(store) == 1
+    for _ in range(5):  # sessions made empty go before the one holding documents
+        store.create()
+    assert store.documents(alice), "a session with documents outlived the empty ones"
 
 
 def test_limits_are_checked():

@@ -11,11 +11,20 @@
 
   const plain = (el) => (el.innerText || el.textContent || "").replace(/\s+/g, " ").trim();
 
+  // A message's name is short: the question, or the answer card (not the article a
+  // reply carries, which a screen reader reads as content anyway). Worked out again
+  // only when the message's text changed.
+  const LONGEST = 400;
   const label = () => {
     for (const el of document.querySelectorAll(MESSAGES)) {
-      const who = el.dataset.testid === "user" ? "Question" : "Answer";
-      const name = `${who}: ${plain(el)}`;
-      if (el.getAttribute("aria-label") !== name) el.setAttribute("aria-label", name);
+      const size = (el.textContent || "").length;
+      if (el.qaSize !== size) {
+        const who = el.dataset.testid === "user" ? "Question" : "Answer";
+        const card = el.querySelector(".qa-card");
+        el.qaName = `${who}: ${plain(card || el)}`.slice(0, LONGEST);
+        el.qaSize = size;
+      }
+      if (el.getAttribute("aria-label") !== el.qaName) el.setAttribute("aria-label", el.qaName);
     }
     for (const card of document.querySelectorAll(`${CHAT} .qa-card`)) {
       if (!card.hasAttribute("tabindex")) card.setAttribute("tabindex", "0");
