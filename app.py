@@ -26,19 +26,30 @@ import qa
 from qa import chat as turns
 from qa import mcp_server, presentation, webui
 from qa.answering import prepare_question
+from qa.batching import model_threads
 from qa.chat import Message
 from qa.mcp_server import DEFAULT_K, MAX_K
 from qa.types import AnswerDict, PassageDict
 
 HERE = Path(__file__).resolve().parent
 MCP_PATH = "/gradio_api/mcp"
-# The queue, chosen for a public Space on 2 CPU cores. One request at a time per event
-# (and one lock over the model): a question costs ~15 ms of CPU, so running them side
-# by side buys nothing and costs memory. Questions are cut to 1,000 characters before
-# the model runs (qa.answering.MAX_QUESTION_CHARS), so a flood of huge questions costs
-# no more than a flood of short ones. Past QUEUE_MAX_SIZE waiting requests a newcomer
-# is told the queue is full instead of growing memory without bound.
+# The queue, chosen for a public Space on 2 CPU cores. Up to CONCURRENCY requests of
+# each event run at once on Gradio's threads, but the questions over the bundled
+# article alone (scope "bundled", or a session with no document of its own: most
+# visitors) meet in one place: the store's batcher (SessionStore(batched=True),
+# qa.batching), one worker thread that answers every such question waiting with one
+# model call. Nothing waits on purpose; questions queue only while the model is busy,
+# which is when batching them pays. Each caller gets its own answer, the same JSON.
+# Questions over a session's own documents go through the store as before (one model
+# lock). Queue positions are sent every STATUS_UPDATE_SECONDS instead of to every
+# waiting client each time a request starts, which under load cost more than the
+# model (docs/milvus.md, "Served throughput"). Questions are cut to 1,000 characters
+# before the model runs (qa.answering.MAX_QUESTION_CHARS), so a flood of huge
+# questions costs no more than a flood of short ones. Past QUEUE_MAX_SIZE waiting
+# requests a newcomer is told the queue is full instead of growing memory without bound.
 QUEUE_MAX_SIZE = 256
+CONCURRENCY = 32  # below Gradio's 40 worker threads, so the page always gets one
+STATUS_UPDATE_SECONDS = 1.0
 # Questions about the bundled article; clicking one asks it. Each shows something the
 # app does well (a count, a reason, a name, a date), and the last one what "the article
 # does not say" looks like. tests/test_app.py checks each one's answer.
@@ -153,7 +164,7 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
     tokenizer is not thread-safe) serves them all one call at a time, under
     ``store.model_lock``, which the store takes itself.
     """
-    store = store or qa.SessionStore(retriever)
+    store = store or qa.SessionStore(retriever, batched=True)
 
     def chat(
         message: str, history: list[Message], scope: str, request: gr.Request
@@ -315,7 +326,12 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
         demo.unload(forget)
     _describe_parameters(demo)
     # api_open=False: every call goes through the queue (and its session), none around it.
-    demo.queue(default_concurrency_limit=1, max_size=QUEUE_MAX_SIZE, api_open=False)
+    demo.queue(
+        default_concurrency_limit=CONCURRENCY,
+        max_size=QUEUE_MAX_SIZE,
+        status_update_rate=STATUS_UPDATE_SECONDS,
+        api_open=False,
+    )
     return demo
 
 
@@ -371,7 +387,7 @@ def build_server(retriever: qa.Retriever) -> Any:
     """The whole web app: the Gradio page and API, with the MCP server beside it."""
     from fastapi import FastAPI
 
-    store = qa.SessionStore(retriever)
+    store = qa.SessionStore(retriever, batched=True)
     demo = build_app(retriever, store)
     tools = mcp_server.build_mcp(retriever, store.model_lock)
 
@@ -412,6 +428,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "faiss", "sentence_transformers", "filelock", "mcp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # One core for the web server, the others for the model (read when it loads).
+    os.environ.setdefault("OMP_NUM_THREADS", str(model_threads()))
     retriever = load_retriever()
     retriever.search(EXAMPLES[0], k=1)  # load the model now, not on the first question
     host = os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"

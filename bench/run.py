@@ -9,12 +9,13 @@ This file only orchestrates. Each measurement is a module beside it:
     scale.py        each corpus size in its own process, using
       latency.py      search and ask against the floor
       build.py        build rate against a bare encode; incremental rebuilds
+    milvus.py       FAISS and Milvus (Lite) side by side: search, build rate, memory
     measure.py      what they share: timing, percentiles, memory, the Context
 
 A measurement module has ``NAME`` (its key in the results), ``measure(context) ->
 dict`` and ``report(result) -> list[str]`` (paragraphs of the printed summary). To add
-one (say bench/milvus.py), write those three and add the module to ``MEASUREMENTS``
-below, with a ``--no-...`` flag if it is slow. Prints the summary and writes every
+one, write those three and add the module to ``MEASUREMENTS`` below; each gets a
+``--no-NAME`` flag. Prints the summary and writes every
 number as JSON (``bench/results/latest.json`` and a dated copy). No number here is
 asserted anywhere: benchmarks report, tests check behaviour.
 """
@@ -32,11 +33,12 @@ from typing import Any
 
 # bench/ is not a package: its modules are found beside this script (sys.path[0]).
 import cold_start
+import milvus
 import scale
 from measure import HERE, ROOT, Context, write_json
 
 # In the order they run and print. Each is skipped by its --no-NAME flag.
-MEASUREMENTS: tuple[ModuleType, ...] = (cold_start, scale)
+MEASUREMENTS: tuple[ModuleType, ...] = (cold_start, scale, milvus)
 
 
 def machine() -> dict[str, Any]:

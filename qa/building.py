@@ -4,7 +4,9 @@ keep the result in the cache (``qa.cache``) so the next start loads it.
 ``load_or_build`` is what ``Retriever.from_corpus`` calls: it loads the cached index
 when it was built from exactly these documents, model and settings, and otherwise
 builds it under a lock file and saves it. ``build_index`` builds in memory only, which
-is all ``Retriever.from_texts`` and the per-session documents need.
+is all ``Retriever.from_texts`` and the per-session documents need. ``sync_milvus`` is
+the same for an index held in a Milvus collection (``QA_VECTOR_STORE=milvus``): it
+writes only the documents the collection lacks or holds in another version.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 from filelock import FileLock
 
 from qa.cache import (
+    MANIFEST,
     BuildSpec,
     BuiltIndex,
     CacheError,
@@ -26,11 +29,12 @@ from qa.cache import (
     embeddings_folder,
     load_index,
     remove_stale_temp_files,
+    save_engine_manifest,
     save_index,
 )
 from qa.chunking import ChunkingConfig, chunk_document
 from qa.embedding import Embedder
-from qa.index import FaissStore, VectorStore, choose_index
+from qa.index import FaissStore, choose_index
 from qa.types import Document, Passage
 
 log = logging.getLogger(__name__)
@@ -151,6 +155,107 @@ def build_index(
     return BuiltIndex(passages, store, sentence_vectors, rows, choice.reason)
 
 
+def embed_documents(
+    documents: Sequence[Document],
+    embedder: Embedder,
+    chunking: ChunkingConfig,
+    vector_cache: EmbeddingCache,
+    progress: bool | None = None,
+) -> list[tuple[Document, list[Passage], np.ndarray]]:
+    """Each document's passages and vectors (its passages', then the sentences' of its
+    multi-sentence passages), embedding only what ``vector_cache`` lacks."""
+    plans = [_DocumentPlan.of(d, chunking, embedder.fingerprint, vector_cache) for d in documents]
+    todo = [p for p in plans if p.vectors is None and p.texts]
+    _embed(todo, embedder, vector_cache, sum(len(p.texts) for p in todo), progress)
+    empty = np.zeros((0, embedder.dimension), dtype=np.float32)
+    return [
+        (d, p.passages, p.vectors if p.vectors is not None else empty)
+        for d, p in zip(documents, plans, strict=True)
+    ]
+
+
+def sync_milvus(
+    folder: Path,
+    spec: BuildSpec,
+    documents: Sequence[Document],
+    embedder: Embedder,
+    chunking: ChunkingConfig,
+    index_kind: str,
+    index_params: dict[str, Any] | None,
+    *,
+    rebuild: bool = False,
+) -> tuple[BuiltIndex, bool]:
+    """The index in a Milvus collection: documents missing, changed or half-written
+    there are embedded (or read from the vector cache) and upserted, documents gone
+    from the corpus deleted; then the passages are read back. Also whether nothing
+    needed writing (the counterpart of ``load_or_build``'s "loaded")."""
+    from qa.milvus_store import (
+        DocumentRows,
+        MilvusSettings,
+        MilvusStore,
+        StoreError,
+        collection_name,
+    )
+
+    home = folder.with_name(folder.name + ".milvus")  # the manifest, and Milvus Lite's file
+    settings = MilvusSettings.from_env(default_uri=home / "milvus.db")
+    name = settings.collection or collection_name(folder)
+    identity = {k: v for k, v in spec.to_dict().items() if k not in ("documents", "index")}
+    with _build_lock(folder):
+        store = MilvusStore.open(
+            settings,
+            name,
+            identity,
+            dimension=lambda: embedder.dimension,  # loads the model: only for a new collection
+            max_sentences=chunking.max_sentences,
+            replace=rebuild,
+        )
+        held = store.documents()
+        stale = [
+            d
+            for d in documents
+            if rebuild
+            or (s := held.get(d.source)) is None
+            or not s.complete
+            or s.doc_hash != d.content_hash
+        ]
+        gone = sorted(set(held) - {d.source for d in documents})
+        fresh = {d.source for d in stale}
+        count = sum(held[d.source].count for d in documents if d.source not in fresh)
+        if stale or gone:
+            log.info(
+                "Updating the Milvus collection %r: %d documents to write, %d to delete.",
+                name,
+                len(stale),
+                len(gone),
+            )
+            vectors = EmbeddingCache(embeddings_folder(folder), reuse=not rebuild)
+            rows = [
+                DocumentRows(d.source, d.content_hash, passages, v)
+                for d, passages, v in embed_documents(stale, embedder, chunking, vectors)
+            ]
+            count += sum(len(r.passages) for r in rows)
+            store.write(rows, delete=gone, previous=held)
+        choice = choose_index(max(count, 0), index_kind, index_params)
+        store.use_index(choice)
+        passages = store.load({d.source: i for i, d in enumerate(documents)})
+        if len(passages) != count:
+            raise StoreError(
+                f"The Milvus collection {name!r} holds {len(passages)} passages of this "
+                f"corpus, {count} expected: another process is writing to it. Build from "
+                "one place."
+            )
+        empty = np.zeros((0, store.dimension), dtype=np.float32)
+        rows_none = np.zeros(len(passages) + 1, np.int64)  # sentence vectors live in Milvus
+        built = BuiltIndex(passages, store, empty, rows_none, choice.reason)
+        if stale or gone or not (home / MANIFEST).is_file():
+            try:
+                save_engine_manifest(home, spec, built, store.engine())
+            except OSError as exc:
+                log.warning("Could not write the manifest in %s (%s).", home, exc)
+    return built, not (stale or gone)
+
+
 class _DocumentPlan:
     """One document's passages, the texts embedded for it (its passages, then the
     sentences of its multi-sentence passages), and their vectors once known."""
@@ -235,7 +340,7 @@ def _encode(
     return np.concatenate(parts) if parts else embedder.encode_documents(texts)
 
 
-def _add_vectors(store: VectorStore, vectors: np.ndarray, progress: bool | None) -> None:
+def _add_vectors(store: FaissStore, vectors: np.ndarray, progress: bool | None) -> None:
     """Add to the store, with a bar when that takes long (training and assigning an
     IVF index of a million passages takes a minute or more)."""
     from tqdm import tqdm

@@ -11,6 +11,9 @@ Layout of ``<cache_dir>/<corpus key>/``::
 and beside it ``<corpus key>.embeddings/ab/<key>.npy``: each document's vectors
 (``EmbeddingCache``), so a change to one document re-embeds that document only. They
 are needed to build, not to serve: the index folder alone is the artifact to ship.
+An index held by Milvus (``qa.milvus_store``) keeps only a manifest on this side, in
+``<corpus key>.milvus/`` (with Milvus Lite's file when the URI is local): the engine's
+rows are the index.
 
 Every file is written to a temporary name and moved into place; the manifest goes
 last and lists the SHA-256 of the others, so a build interrupted half way, a
@@ -198,6 +201,25 @@ def save_index(folder: Path, spec: BuildSpec, built: BuiltIndex) -> None:
         "files": files,
         "counts": {"documents": len(spec.documents), "passages": len(built.passages)},
         "store": {**built.store.params(), "chosen_by": built.chosen_by},
+        "engine": {"name": "faiss", "file": INDEX_FILE},
+    }
+    write_atomic(
+        folder / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
+    )
+
+
+def save_engine_manifest(
+    folder: Path, spec: BuildSpec, built: BuiltIndex, engine: dict[str, Any]
+) -> None:
+    """The manifest of an index held by an engine (Milvus): what it was built from, and
+    where it is (``engine``: name, URI without credentials, collection), never a token.
+    A record for people and tools; the engine's own rows say what is current."""
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = {
+        "spec": spec.to_dict(),
+        "counts": {"documents": len(spec.documents), "passages": len(built.passages)},
+        "store": {**built.store.params(), "chosen_by": built.chosen_by},
+        "engine": engine,
     }
     write_atomic(
         folder / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")

@@ -22,6 +22,7 @@ from qa.corpus import CorpusError
 from qa.embedding import ModelError
 from qa.evaluation import QuestionSetError, format_table, load_questions, report
 from qa.evaluation import run as run_questions
+from qa.milvus_store import StoreError
 from qa.retriever import MODES, Retriever, default_corpus
 from qa.types import Answer, Hit
 
@@ -45,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
     try:
         return int(args.run(args))
-    except (CorpusError, ModelError, QuestionSetError, ValueError) as exc:
+    except (CorpusError, ModelError, QuestionSetError, StoreError, ValueError) as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,14 +1,14 @@
 """Stage 4: the vector store, behind a small interface.
 
-``VectorStore`` is all the retriever needs: add vectors, search, save and load. The
+``VectorStore`` is all the retriever needs to serve: search, count, describe, save. The
 FAISS implementation uses inner product on L2-normalised vectors, which is cosine
 similarity. The kind of index follows the corpus size (``choose_index``): exact
 search (``flat``) up to ``AUTO_EXACT_LIMIT`` vectors, where one query scans them all
 in a few milliseconds; above it an inverted-file index (``ivf``), which scans only
 the ``nprobe`` clusters nearest the query. ``hnsw`` (a graph) is there on request:
-it searches as fast, but takes far longer to build and cannot drop vectors. A store
-for a distributed engine would be one new module implementing the same protocol
-(see the README, "Scaling past one machine").
+it searches as fast, but takes far longer to build and cannot drop vectors. A
+distributed engine is one more module implementing the same protocol:
+``qa.milvus_store`` (docs/milvus.md).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -42,14 +42,19 @@ ADD_BATCH = 50_000  # vectors added per step, so a long add can show progress
 
 
 class VectorStore(Protocol):
-    """Nearest-neighbour search over unit vectors; ids are row numbers in add order."""
+    """Nearest-neighbour search over unit vectors; ids are row numbers of the passages.
+
+    What the retriever needs to serve. ``FaissStore`` also has ``add`` (vectors in row
+    order, built in this process); a server engine is written by documents instead
+    (``qa.milvus_store``), and its ``save`` has nothing to do.
+    """
 
     kind: str
 
-    def add(self, vectors: np.ndarray, progress: Callable[[int], None] | None = None) -> None: ...
-
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and ids, each of shape (n_queries, k), best first; id -1 pads."""
+        """Scores and ids, each of shape (n_queries, k), best first; id -1 pads.
+
+        One call for many queries: a batch of questions costs one round trip."""
         ...
 
     def __len__(self) -> int: ...
@@ -57,6 +62,17 @@ class VectorStore(Protocol):
     def params(self) -> dict[str, Any]: ...
 
     def save(self, path: Path) -> None: ...
+
+
+@runtime_checkable
+class PassageStore(VectorStore, Protocol):
+    """A store that also holds the passages and the vectors of their sentences (a server
+    engine), so the serving process keeps neither: it reads them for the hits only."""
+
+    def sentence_vectors(self, ids: Sequence[int]) -> list[np.ndarray]:
+        """The sentence vectors of passages ``ids``, one (n_sentences, d) array each
+        (empty for a one-sentence passage), in one round trip."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import tempfile
 import threading
 import warnings
@@ -220,6 +221,11 @@ def _open_session(onnxruntime: Any, path: Path) -> Any:
     # Idle threads sleep instead of spinning: a server between questions (and PyTorch
     # in the same process) gets the cores back.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # OMP_NUM_THREADS caps the threads of a forward pass, as it does for PyTorch: the app
+    # leaves a core to its web server (qa.batching.model_threads). Unset: every core.
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    if threads.isdigit() and int(threads) > 0:
+        options.intra_op_num_threads = int(threads)
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 

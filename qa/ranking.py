@@ -6,12 +6,14 @@ part of a corpus and merges the hits by score.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from qa import answering, fusion
 from qa.cache import BuiltIndex
+from qa.index import PassageStore
 from qa.key_phrase import gives_reason
 from qa.lexical import LexicalIndex, QueryTerms
 from qa.types import Hit
@@ -49,16 +51,19 @@ def rank(
     k: int,
     *,
     reason: bool = False,
+    dense: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best passage ids of ``part``, best first (by ``mode``), and the
     score each passage shows. ``reason``: the question asks why, so a passage that
     gives a reason scores ``answering.REASON_BONUS`` more, if it could answer at all
     (one below ``answering.MIN_ANSWER_SCORE`` gets nothing, so whether the corpus
-    answers is decided as for any other question)."""
+    answers is decided as for any other question). ``dense``: ``query``'s scores,
+    when the caller has them (``dense_scores_batch``); else the store is asked."""
     if query is None:  # "lexical"
         scores = lexical.scores(terms)
         return top_k(scores, k), scores
-    dense = dense_scores(part.built, query)
+    if dense is None:
+        dense = dense_scores(part.built, query)
     if mode == "dense":
         return top_k(dense, k), dense
     bm25 = lexical.scores(terms)
@@ -84,17 +89,21 @@ def make_hit(
     question: str,
     terms: QueryTerms,
     query: np.ndarray | None,
+    vectors: np.ndarray | None = None,
 ) -> Hit:
+    """Passage ``index`` of ``part`` as a hit, with its answer sentence. ``vectors``:
+    its sentences' vectors, when the caller read them already (``sentence_vectors``,
+    one call for many hits); else they are read here."""
     passage = part.built.passages[index]
     texts = [
         passage.text[s.start - passage.start : s.end - passage.start] for s in passage.sentences
     ]
-    rows = part.built.sentence_rows
     dense = None
-    if query is not None and rows[index + 1] > rows[index]:
-        dense = part.built.sentence_vectors[rows[index] : rows[index + 1]] @ query
-    elif query is not None:
-        dense = np.zeros(len(texts))  # one sentence: nothing to choose between
+    if query is not None:
+        if vectors is None:
+            vectors = sentence_vectors(part.built, [index])[0]
+        # One sentence (no vectors): nothing to choose between.
+        dense = vectors @ query if len(vectors) else np.zeros(len(texts))
     coverage = None
     if mode != "dense":
         coverage = [lexical.coverage(terms, t) for t in texts]
@@ -120,6 +129,17 @@ def make_hit(
     )
 
 
+def sentence_vectors(built: BuiltIndex, ids: Sequence[int]) -> list[np.ndarray]:
+    """The vectors of the sentences of passages ``ids`` of ``built`` (none for a
+    one-sentence passage): in memory for FAISS; read in one call from a store that
+    holds the passages (``PassageStore``: Milvus)."""
+    store = built.store
+    if isinstance(store, PassageStore):
+        return store.sentence_vectors(ids) if len(ids) else []
+    rows = built.sentence_rows
+    return [built.sentence_vectors[rows[i] : rows[i + 1]] for i in ids]
+
+
 def dense_scores(built: BuiltIndex, query: np.ndarray) -> np.ndarray:
     """Cosine similarity of ``query`` to every passage of ``built``, clipped to [0, 1].
 
@@ -127,13 +147,20 @@ def dense_scores(built: BuiltIndex, query: np.ndarray) -> np.ndarray:
     lowest score among those (an upper bound for them), which only matters for
     corpora of more than ``DENSE_DEPTH`` passages.
     """
+    return next(dense_scores_batch(built, query[None, :]))
+
+
+def dense_scores_batch(built: BuiltIndex, queries: np.ndarray) -> Iterator[np.ndarray]:
+    """``dense_scores`` of each of ``queries``, from one call to the store (one round
+    trip to a server engine for a batch of questions). Each full row is made only when
+    it is reached, so a batch holds one row of the corpus's size at a time."""
     n = len(built.passages)
-    depth = min(n, DENSE_DEPTH)
-    scores, ids = built.store.search(query[None, :], depth)
-    found = ids[0] >= 0
-    out = np.full(n, float(scores[0][found].min()) if found.any() else 0.0, dtype=np.float32)
-    out[ids[0][found]] = scores[0][found]
-    return np.clip(out, 0.0, 1.0)
+    all_scores, all_ids = built.store.search(queries, min(n, DENSE_DEPTH))
+    for scores, ids in zip(all_scores, all_ids, strict=True):
+        found = ids >= 0
+        out = np.full(n, float(scores[found].min()) if found.any() else 0.0, dtype=np.float32)
+        out[ids[found]] = scores[found]
+        yield np.clip(out, 0.0, 1.0)
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:

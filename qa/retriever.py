@@ -12,15 +12,23 @@ from __future__ import annotations
 
 import copy
 import heapq
+import itertools
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qa import answering, conversation
-from qa.building import EMBEDDING_INPUT, ProgressReport, build_index, load_or_build
+from qa.building import (
+    EMBEDDING_INPUT,
+    ProgressReport,
+    build_index,
+    load_or_build,
+    sync_milvus,
+)
 from qa.cache import BuildSpec, BuiltIndex, EmbeddingCache, default_cache_dir, index_folder
 from qa.chunking import ChunkingConfig
 from qa.corpus import BoilerplateRules, CorpusError, documents_from_texts, load_corpus
@@ -28,10 +36,15 @@ from qa.embedding import Embedder
 from qa.encoders import make_embedder
 from qa.index import check_index_request
 from qa.lexical import LexicalIndex, QueryTerms
-from qa.ranking import Part, make_hit, rank
+from qa.milvus_store import vector_store_name
+from qa.ranking import Part, dense_scores_batch, make_hit, rank, sentence_vectors
 from qa.types import Answer, Document, Hit, Passage
 
 MAX_K = 100
+# A batch of questions is embedded in groups of about this many characters (the
+# longest question of a group times its size): padding to one long question is paid
+# by its group only. 32 questions of 60 characters fit in one.
+QUERY_BATCH_CHARS = 2_000
 # How passages are ranked. "hybrid" is the shipped default: dense and lexical scores
 # fused (qa.fusion), misspellings corrected, names checked before answering. The
 # others are the ablations ``qa eval`` compares it with: "dense" (embeddings only, the
@@ -140,6 +153,7 @@ class Retriever:
         embedder: Embedder | None = None,
         encoder: str | None = None,
         rebuild: bool = False,
+        vector_store: str | None = None,
     ) -> Retriever:
         """Load the cached index for ``corpus`` or build it (see the README for defaults).
 
@@ -150,12 +164,15 @@ class Retriever:
         reuses the vectors of every document it embedded before; ``rebuild=True``
         embeds everything again. ``encoder`` runs the model with ``"torch"`` (default,
         or ``QA_ENCODER``) or ``"onnx"`` (same vectors, faster; ``pip install
-        "qa[onnx]"``).
+        "qa[onnx]"``). ``vector_store`` is ``"faiss"`` (default, or ``QA_VECTOR_STORE``)
+        or ``"milvus"``: a Milvus collection holds the index (``QA_MILVUS_URI``,
+        ``QA_MILVUS_TOKEN``; ``pip install "qa[milvus]"``; see docs/milvus.md).
         """
         corpus_path = Path(corpus) if corpus is not None else default_corpus()
         chunking = chunking or ChunkingConfig()
         index_kind = index_kind or os.environ.get("QA_INDEX_KIND") or "auto"
         check_index_request(index_kind, index_params)  # reject bad settings before any work
+        engine = vector_store_name(vector_store)
         rules = BoilerplateRules.load(corpus_path if corpus_path.is_dir() else corpus_path.parent)
         documents = load_corpus(corpus_path, rules)
         root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
@@ -169,7 +186,7 @@ class Retriever:
             index={"kind": index_kind, **(index_params or {})},
         )
         folder = index_folder(root, corpus_path)
-        built, loaded = load_or_build(
+        built, loaded = (sync_milvus if engine == "milvus" else load_or_build)(
             folder,
             spec,
             documents,
@@ -293,10 +310,58 @@ class Retriever:
         try:
             hits, text, completed = self._search(question, k, history)
         except ValueError as exc:
-            message = str(exc)
-            return Answer(
-                str(question), False, (), message[:1].upper() + message[1:], read_as=str(question)
-            )
+            return _invalid(question, exc)
+        return self._decide(question, hits, text, completed)
+
+    def search_batch(
+        self,
+        questions: Sequence[str],
+        k: int | Sequence[int] = 3,
+        histories: Sequence[Sequence[str]] | None = None,
+    ) -> list[list[Hit]]:
+        """``search`` for many questions at once: one list of hits per question, in order.
+
+        The questions share one forward pass of the model and one call to the vector
+        store, so a batch costs far less than its questions one by one; each gets the
+        hits ``search`` gives it (scores to float rounding). ``k`` is one for all or
+        one per question; ``histories``, if given, one history per question. Raises
+        ``ValueError`` if any question is empty or any ``k`` below 1.
+
+        >>> r.search_batch(["Why is France leaving Mali?", "And the UN?"], 3,
+        ...                [[], ["How many French soldiers are in the Sahel?"]])
+        """
+        ks = _per_question(k, len(questions), "k")
+        stories = _per_question(histories, len(questions), "histories")
+        readings = [
+            self._read(q, ki, h or ()) for q, ki, h in zip(questions, ks, stories, strict=True)
+        ]
+        return [hits for hits, _, _ in self._search_read(readings)]
+
+    def ask_batch(
+        self,
+        questions: Sequence[str],
+        k: int | Sequence[int] = 3,
+        histories: Sequence[Sequence[str]] | None = None,
+    ) -> list[Answer]:
+        """``ask`` for many questions at once (see ``search_batch``): one ``Answer``
+        each, in order; an empty question or a bad ``k`` gets its own "not found"
+        answer saying why, as with ``ask``, and the others are answered."""
+        ks = _per_question(k, len(questions), "k")
+        stories = _per_question(histories, len(questions), "histories")
+        answers: list[Answer | None] = [None] * len(questions)
+        readings: dict[int, _Reading] = {}
+        for i, (question, ki, history) in enumerate(zip(questions, ks, stories, strict=True)):
+            try:
+                readings[i] = self._read(question, ki, history or ())
+            except ValueError as exc:
+                answers[i] = _invalid(question, exc)
+        found = self._search_read(list(readings.values()))
+        for i, (hits, text, completed) in zip(readings, found, strict=True):
+            answers[i] = self._decide(questions[i], hits, text, completed)
+        return [answer for answer in answers if answer is not None]
+
+    def _decide(self, question: str, hits: list[Hit], text: str, completed: bool) -> Answer:
+        """Whether ``hits`` answer ``question`` (searched as ``text``), and the words."""
         read_as = text if completed else question
         if self.mode == "hybrid" and (missing := self._missing_names(text)):
             message = answering.not_mentioned_message(missing, len(self.documents))
@@ -322,50 +387,102 @@ class Retriever:
             missing = [name for name in missing if name in elsewhere]
         return missing
 
+    def _read(self, question: str, k: object, history: Sequence[str]) -> _Reading:
+        """``question`` cleaned and read in context, with its ``k`` checked: raises
+        ``ValueError`` (empty question, bad ``k``) or ``TypeError`` (bad history)."""
+        cleaned = answering.prepare_question(question)
+        text = conversation.read_in_context(cleaned, history)
+        return _Reading(cleaned, text, check_k(k))
+
     def _search(self, question: str, k: int, history: Sequence[str]) -> tuple[list[Hit], str, bool]:
         """The hits, the question searched (cleaned by ``prepare_question`` and, for a
         follow-up, completed from ``history``), and whether it was completed."""
-        cleaned = answering.prepare_question(question)
-        text = conversation.read_in_context(cleaned, history)
-        k = _check_k(k)
-        parts = [(part, part.lexical) for part in self._parts if part.lexical is not None]
-        if not parts:
-            return [], text, text != cleaned
-        analyses = [lexical.analyze(text) for _, lexical in parts]
-        query = None
-        if self.mode != "lexical":
-            query = self._query_vector(text, cleaned, analyses, [lex for _, lex in parts])
-        ranked = []  # per part: (score, part number, passage id), best first
-        reason = self.mode == "hybrid" and answering.expected_answer(text) == "reason"
-        for number, ((part, lexical), terms) in enumerate(zip(parts, analyses, strict=True)):
-            order, scores = rank(self.mode, part, lexical, terms, query, k, reason=reason)
-            ranked.append([(float(scores[i]), number, int(i)) for i in order[:k]])
-        best = ranked[0] if len(ranked) == 1 else heapq.merge(*ranked, key=lambda c: -c[0])
-        hits = []
-        for score, number, index in best:
-            part, lexical = parts[number]
-            hits.append(
-                make_hit(self.mode, part, lexical, index, score, text, analyses[number], query)
-            )
-            if len(hits) == k:
-                break
-        return hits, text, text != cleaned
+        return self._search_read([self._read(question, k, history)])[0]
 
-    def _query_vector(
+    def _search_read(self, readings: Sequence[_Reading]) -> list[tuple[list[Hit], str, bool]]:
+        """``_search`` for each of ``readings``: one forward pass of the model for all
+        their vectors, one store call per part for their dense scores and one for the
+        sentence vectors of all their hits."""
+        parts = [(part, part.lexical) for part in self._parts if part.lexical is not None]
+        if not parts or not readings:
+            return [([], r.text, r.completed) for r in readings]
+        lexicals = [lexical for _, lexical in parts]
+        analyses = [[lexical.analyze(r.text) for lexical in lexicals] for r in readings]
+        queries: list[np.ndarray | None] = [None] * len(readings)
+        streams: list[Iterator[np.ndarray | None]] = [itertools.repeat(None)] * len(parts)
+        if self.mode != "lexical":
+            vectors = self._query_vectors(readings, analyses, lexicals)
+            queries = list(vectors)
+            # Per part, one store call; each question's row is made when it is ranked.
+            streams = [dense_scores_batch(part.built, vectors) for part, _ in parts]
+        chosen = []  # per question: (score, part number, passage id), best first
+        for reading, terms, query in zip(readings, analyses, queries, strict=True):
+            rows = [next(stream) for stream in streams]
+            ranked = []
+            reason = self.mode == "hybrid" and answering.expected_answer(reading.text) == "reason"
+            for number, (part, lexical) in enumerate(parts):
+                order, scores = rank(
+                    self.mode,
+                    part,
+                    lexical,
+                    terms[number],
+                    query,
+                    reading.k,
+                    reason=reason,
+                    dense=rows[number],
+                )
+                ranked.append([(float(scores[i]), number, int(i)) for i in order[: reading.k]])
+            best = ranked[0] if len(ranked) == 1 else heapq.merge(*ranked, key=lambda c: -c[0])
+            chosen.append(list(itertools.islice(best, reading.k)))
+        flat = [c for found in chosen for c in found]
+        hit_vectors: list[np.ndarray | None] = [None] * len(flat)
+        if self.mode != "lexical":  # the answer sentence is chosen by them too
+            hit_vectors = [*_sentence_vectors([parts[n][0] for _, n, _ in flat], flat)]
+        vectors_of = iter(hit_vectors)
+        out = []
+        for reading, terms, query, found in zip(readings, analyses, queries, chosen, strict=True):
+            hits = []
+            for score, number, index in found:
+                part, lexical = parts[number]
+                hits.append(
+                    make_hit(
+                        self.mode,
+                        part,
+                        lexical,
+                        index,
+                        score,
+                        reading.text,
+                        terms[number],
+                        query,
+                        next(vectors_of),
+                    )
+                )
+            out.append((hits, reading.text, reading.completed))
+        return out
+
+    def _query_vectors(
         self,
-        text: str,
-        cleaned: str,
-        analyses: Sequence[QueryTerms],
+        readings: Sequence[_Reading],
+        analyses: Sequence[Sequence[QueryTerms]],
         lexicals: Sequence[LexicalIndex],
     ) -> np.ndarray:
-        """The question's unit vector; for a completed follow-up, blended with the
-        vector of the question as typed (``conversation.OWN_WORDS_WEIGHT``)."""
-        if text == cleaned:
-            return self._embedder.encode_queries([self._corrected(text, analyses)])[0]
-        typed = self._corrected(cleaned, [lexical.analyze(cleaned) for lexical in lexicals])
-        both = self._embedder.encode_queries([self._corrected(text, analyses), typed])
-        blended = both[0] + conversation.OWN_WORDS_WEIGHT * both[1]
-        return blended / max(float(np.linalg.norm(blended)), 1e-12)
+        """Each question's unit vector, from one batch through the model; for a
+        completed follow-up, blended with the vector of the question as typed
+        (``conversation.OWN_WORDS_WEIGHT``)."""
+        texts = [
+            self._corrected(r.text, terms) for r, terms in zip(readings, analyses, strict=True)
+        ]
+        typed = {
+            i: self._corrected(r.cleaned, [lexical.analyze(r.cleaned) for lexical in lexicals])
+            for i, r in enumerate(readings)
+            if r.completed
+        }
+        vectors = _encode_by_length(self._embedder, [*texts, *typed.values()])
+        out = vectors[: len(texts)].copy()
+        for row, i in enumerate(typed, start=len(texts)):
+            blended = out[i] + conversation.OWN_WORDS_WEIGHT * vectors[row]
+            out[i] = blended / max(float(np.linalg.norm(blended)), 1e-12)
+        return out
 
     @staticmethod
     def _corrected(text: str, analyses: Sequence[QueryTerms]) -> str:
@@ -384,13 +501,84 @@ class Retriever:
         return f"Retriever(documents={len(self.documents)}, passages={len(self.passages)})"
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """A question as searched: ``cleaned`` (``prepare_question``), ``text`` (read in
+    context: the follow-up completed), and its checked ``k``."""
+
+    cleaned: str
+    text: str
+    k: int
+
+    @property
+    def completed(self) -> bool:
+        return self.text != self.cleaned
+
+
+def _sentence_vectors(
+    parts: Sequence[Part], chosen: Sequence[tuple[float, int, int]]
+) -> list[np.ndarray]:
+    """The sentence vectors of each chosen passage (score, part number, passage id) of
+    ``parts[i]``: one read per part (one round trip to a server engine for all)."""
+    out: list[np.ndarray] = [np.zeros((0, 0), np.float32)] * len(chosen)
+    for part in {id(p): p for p in parts}.values():
+        at = [i for i, p in enumerate(parts) if p is part]
+        ids = [chosen[i][2] for i in at]
+        for i, vectors in zip(at, sentence_vectors(part.built, ids), strict=True):
+            out[i] = vectors
+    return out
+
+
+def _encode_by_length(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """``embedder.encode_queries(texts)``, in groups of similar length.
+
+    A batch is padded to its longest text, so one 1,000-character question among
+    thirty short ones would make the model read thirty long ones. Texts are sorted by
+    length and cut into groups of at most ``QUERY_BATCH_CHARS`` characters, counted as
+    the group's longest times its size."""
+    if len(texts) <= 1:
+        return embedder.encode_queries(texts)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    groups: list[list[int]] = [[]]
+    for i in order:
+        if groups[-1] and len(texts[i]) * (len(groups[-1]) + 1) > QUERY_BATCH_CHARS:
+            groups.append([])
+        groups[-1].append(i)
+    out: np.ndarray | None = None
+    for group in groups:
+        vectors = embedder.encode_queries([texts[i] for i in group])
+        if out is None:
+            out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
+        out[group] = vectors
+    assert out is not None
+    return out
+
+
+def _per_question(value: Any, count: int, name: str) -> list[Any]:
+    """One ``k`` or history per question: ``value`` repeated, or the sequence given."""
+    if value is None or not isinstance(value, Sequence) or isinstance(value, str):
+        return [value] * count
+    if len(value) != count:
+        raise ValueError(f"{name}: {len(value)} values for {count} questions")
+    return list(value)
+
+
+def _invalid(question: object, error: ValueError) -> Answer:
+    """The answer to a question that cannot be searched: the reason, in words."""
+    message = str(error)
+    return Answer(
+        str(question), False, (), message[:1].upper() + message[1:], read_as=str(question)
+    )
+
+
 def _check_mode(mode: object) -> str:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     return str(mode)
 
 
-def _check_k(k: object) -> int:
+def check_k(k: object) -> int:
+    """``k`` as an int, capped at ``MAX_K``; ``ValueError`` unless a whole number >= 1."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise ValueError(f"k must be a whole number >= 1, got {k!r}")
     if k < 1:

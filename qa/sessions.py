@@ -19,7 +19,10 @@ index, and a question searches the bundled index, theirs, or both
 Every refusal is a ``DocumentError`` whose message a person can act on. The store is
 thread-safe; model calls are serialised by ``model_lock`` (the tokenizer is not
 thread-safe), one slice of a document at a time, so a long upload does not hold up
-everyone else's questions.
+everyone else's questions. With ``batched=True`` the questions that need the bundled
+corpus alone (scope "bundled", or a session with no document of its own) are answered
+together, one model call for all those waiting (``qa.batching``): what a server with
+many visitors wants.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.batching import Batcher
 from qa.corpus import BoilerplateRules, CorpusError, documents_from_texts
 from qa.embedding import Embedder
 from qa.extraction import DocumentError, extract
@@ -137,7 +141,9 @@ class SessionStore:
     ``base`` is the bundled corpus's retriever, loaded once and shared. Use one
     store per process; call everything through it (``ask(..., scope="bundled")``
     serves the bundled corpus alone), or hold ``model_lock`` around any other use of
-    ``base``'s model.
+    ``base``'s model. ``batched``: questions over the bundled corpus alone are
+    answered in batches by one worker thread (``batcher``), each caller its own
+    answer, the same answer it gets unbatched.
     """
 
     def __init__(
@@ -147,11 +153,13 @@ class SessionStore:
         *,
         model_lock: threading.RLock | None = None,
         clock: Callable[[], float] = time.monotonic,
+        batched: bool = False,
     ):
         self.limits = limits or Limits()
         self.model_lock = model_lock or threading.RLock()
         self._embedder = _LockedEmbedder(base.embedder, self.model_lock)
         self._base = base.with_embedder(self._embedder)
+        self.batcher = Batcher(self._base) if batched else None
         self._rules = BoilerplateRules.load()
         self._clock = clock
         self._lock = threading.RLock()  # guards the fields below
@@ -351,6 +359,8 @@ class SessionStore:
         notice = self._notice(session_id) if scope != "bundled" else None
         if notice is not None:
             return Answer(question, False, (), notice, read_as=question)
+        if self.batcher is not None and self._bundled_only(session_id, scope):
+            return self.batcher.ask(question, k, history)
         try:
             retriever = self.retriever(session_id, scope)
         except DocumentError as exc:
@@ -366,7 +376,18 @@ class SessionStore:
         scope: str = "both",
     ) -> list[Hit]:
         """``Retriever.search`` over the session's ``scope``."""
+        if self.batcher is not None and self._bundled_only(session_id, scope):
+            return self.batcher.search(question, k, history)
         return self.retriever(session_id, scope).search(question, k, history)
+
+    def _bundled_only(self, session_id: str, scope: str) -> bool:
+        """Whether a question of this session and ``scope`` searches the bundled corpus
+        alone: the same answer as over "both" when the session has no document."""
+        if _check_scope(scope) == "bundled":
+            return True
+        with self._lock:  # a question only reads: it never makes a session
+            session = self._existing(session_id)
+            return scope == "both" and (session is None or not session.documents)
 
     # ---- Inside ---------------------------------------------------------------------
 

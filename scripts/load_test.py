@@ -3,17 +3,28 @@
     python scripts/load_test.py [--users 50] [--questions 20] [--url URL]
 
 Without --url it starts `app.py` on a free loopback port and stops it at the end.
-Each user asks its questions in turn through the `/search` API. Before the load, each
-question is asked once alone; under load every answer must equal that one exactly
-(same passages, same order), so cross-talk between users shows up as a wrong answer.
+Each user asks its questions in turn through the `/search` API, over plain HTTP (the
+documented call-then-read protocol; ``--client gradio`` uses ``gradio_client``).
+Before the load, each question is asked once alone (with ``gradio_client``); under
+load every answer must equal that one exactly (same passages, same order), so
+cross-talk between users shows up as a wrong answer.
 The loop is bounded in count and in time.
 Prints errors, wrong answers, and latency p50/p99; exits 1 on any error or wrong answer.
+
+In the same run, before the load, it measures the in-process rate on this machine: the
+same questions through ``qa.Retriever.search`` one at a time, and through
+``search_batch`` 50 at a time, in this process over the same corpus and index, with as
+many model threads as the app uses (``qa.batching.model_threads``). With
+the app it started, it also reports the CPU time the app and this client used during
+the load (the client shares the machine's cores with the app).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -22,8 +33,10 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = [
@@ -76,6 +89,39 @@ def start_app(port: int, cache: str) -> subprocess.Popen[bytes]:
     raise SystemExit("app.py did not serve within 180 s")
 
 
+def in_process_rates(cache: str, seconds: float = 10.0) -> tuple[float, float]:
+    """Questions per second answered by ``Retriever.search`` one by one, and by
+    ``search_batch`` in batches of 50, each for about ``seconds``."""
+    from qa.batching import model_threads
+
+    # As many model threads as the app uses (read when the model loads, below).
+    os.environ.setdefault("OMP_NUM_THREADS", str(model_threads()))
+    import qa
+
+    corpus = os.environ.get("QA_CORPUS") or ROOT / "corpus"
+    retriever = qa.Retriever.from_corpus(corpus, cache_dir=cache)
+    for question in QUESTIONS:
+        retriever.search(question, 3)  # warm up
+
+    def rate(step: Callable[[list[str]], object], size: int) -> float:
+        done, began = 0, time.perf_counter()
+        while time.perf_counter() - began < seconds:
+            batch = [QUESTIONS[(done + i) % len(QUESTIONS)] for i in range(size)]
+            step(batch)
+            done += size
+        return done / (time.perf_counter() - began)
+
+    serial = rate(lambda batch: retriever.search(batch[0], 3), 1)
+    batched = rate(lambda batch: retriever.search_batch(batch, 3), 50)
+    return serial, batched
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def answers_alone(url: str) -> dict[str, list[tuple[str, int, int]]]:
     """Each question's passages, asked alone before the load: the expected answers."""
     from gradio_client import Client
@@ -87,16 +133,52 @@ def answers_alone(url: str) -> dict[str, list[tuple[str, int, int]]]:
     return expected
 
 
+class HttpClient:
+    """The documented HTTP API (what ``curl`` uses: POST the question, then read the
+    result's event stream), on one kept-alive connection. Far cheaper per question than
+    ``gradio_client``, so the load measures the app rather than the load generator,
+    which shares the machine's cores with it."""
+
+    def __init__(self, url: str):
+        import httpx
+
+        self.url = url.rstrip("/")
+        self.http = httpx.Client(timeout=DEADLINE_SECONDS, trust_env=False)
+
+    def predict(self, question: str, k: int, api_name: str = "/search") -> Any:
+        call = f"{self.url}/gradio_api/call{api_name}"
+        event = self.http.post(call, json={"data": [question, k, [], "both"]})
+        event.raise_for_status()
+        stream = self.http.get(f"{call}/{event.json()['event_id']}")
+        stream.raise_for_status()
+        kind = ""
+        for line in stream.text.splitlines():
+            if line.startswith("event: "):
+                kind = line[7:].strip()
+            elif line.startswith("data: ") and kind in ("complete", "error"):
+                data = json.loads(line[6:])
+                if kind == "error":
+                    raise RuntimeError(f"the app answered with an error: {data}")
+                return data[0]
+        raise RuntimeError(f"no result in the event stream: {stream.text[:200]!r}")
+
+
+def make_client(url: str, kind: str) -> Any:
+    if kind == "http":
+        return HttpClient(url)
+    from gradio_client import Client
+
+    return Client(url, verbose=False)
+
+
 def spans(passages: list[dict]) -> list[tuple[str, int, int]]:
     return [(p["source"], p["start"], p["end"]) for p in passages]
 
 
 def user(
-    url: str, number: int, questions: int, stop_at: float, expected: dict[str, list]
+    url: str, number: int, questions: int, stop_at: float, expected: dict[str, list], kind: str
 ) -> tuple[list[float], list[str]]:
-    from gradio_client import Client
-
-    client = Client(url, verbose=False)
+    client = make_client(url, kind)
     latencies: list[float] = []
     problems: list[str] = []
     for i in range(questions):
@@ -121,6 +203,19 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--questions", type=int, default=20, help="questions per user")
     parser.add_argument("--url", help="an app already running on loopback")
+    parser.add_argument(
+        "--cache", help="the app's QA_CACHE_DIR, for the in-process rate with --url"
+    )
+    parser.add_argument(
+        "--client",
+        choices=("http", "gradio"),
+        default="http",
+        help="http: the documented HTTP API on a kept-alive connection (default, cheap); "
+        "gradio: gradio_client, as Python users call it (costs the machine far more CPU)",
+    )
+    parser.add_argument(
+        "--no-in-process", dest="in_process", action="store_false", help="skip the in-process rate"
+    )
     args = parser.parse_args()
     if args.url and not args.url.startswith(("http://127.", "http://localhost", "http://[::1]")):
         raise SystemExit("load tests target loopback only")
@@ -136,15 +231,22 @@ def main() -> int:
             url = f"http://127.0.0.1:{port}/"
         try:
             expected = answers_alone(url)
+            serial, batched = in_process_rates(args.cache or cache) if args.in_process else (0, 0)
             stop_at = time.monotonic() + DEADLINE_SECONDS
+            app_cpu = cpu_seconds(proc.pid) if proc else 0.0
+            usage = resource.getrusage(resource.RUSAGE_SELF)
             began = time.perf_counter()
             with ThreadPoolExecutor(max_workers=args.users) as pool:
                 results = list(
                     pool.map(
-                        lambda n: user(url, n, args.questions, stop_at, expected), range(args.users)
+                        lambda n: user(url, n, args.questions, stop_at, expected, args.client),
+                        range(args.users),
                     )
                 )
             wall = time.perf_counter() - began
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            client_cpu = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
+            app_cpu = cpu_seconds(proc.pid) - app_cpu if proc else 0.0
         finally:
             if proc is not None:
                 proc.terminate()
@@ -163,7 +265,26 @@ def main() -> int:
         print(
             f"latency p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {worst * 1000:.0f} ms"
         )
-    print(f"answered {len(latencies)}, problems {len(problems)}")
+    if serial:
+        print(
+            f"in-process, same machine and run: {serial:.1f} answered/s one by one, "
+            f"{batched:.1f} answered/s in batches of 50; served / in-process (one by one): "
+            f"{len(latencies) / wall / serial:.2f}"
+        )
+    answered = max(len(latencies), 1)
+    app_part = (
+        f"app {app_cpu:.1f} s ({app_cpu / answered * 1000:.0f} ms a question), " if proc else ""
+    )
+    print(
+        f"CPU during the load: {app_part}this client {client_cpu:.1f} s "
+        f"({client_cpu / answered * 1000:.0f} ms a question), over {wall:.1f} s on "
+        f"{os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f})"
+    )
+    wrong = sum("wrong answer" in p for p in problems)
+    print(
+        f"answered {len(latencies)}, errors {len(problems) - wrong}, wrong (crossed) answers "
+        f"{wrong}"
+    )
     for problem in problems[:20]:
         print("  " + problem)
     return 1 if problems or len(latencies) != total else 0

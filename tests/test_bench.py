@@ -47,6 +47,7 @@ def test_article_benchmark_writes_every_number(tmp_path):
             "--sizes",
             "article",
             "--no-cold-start",
+            "--no-milvus",
             "--work",
             str(tmp_path / "work"),
             "--out",
@@ -71,10 +72,44 @@ def test_article_benchmark_writes_every_number(tmp_path):
 
 def test_every_measurement_module_has_the_runner_s_three_names():
     """What bench/run.py calls on each module; a new one (say Milvus) needs only these."""
-    assert [m.NAME for m in run.MEASUREMENTS] == ["cold_start", "sizes"]
+    assert [m.NAME for m in run.MEASUREMENTS] == ["cold_start", "sizes", "milvus"]
     for module in run.MEASUREMENTS:
         assert isinstance(module.NAME, str) and callable(module.measure)
         assert callable(module.report)
+
+
+@pytest.mark.slow
+def test_milvus_rows_beside_faiss_on_the_article(tmp_path):
+    """bench/milvus.py through the runner: both engines built, searched and served."""
+    out = tmp_path / "results"
+    run_ = subprocess.run(
+        [
+            sys.executable,
+            "bench/run.py",
+            "--sizes",
+            "article",
+            "--no-cold-start",
+            "--no-sizes",
+            "--work",
+            str(tmp_path / "work"),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert run_.returncode == 0, run_.stderr[-2000:]
+    article = json.loads((out / "latest.json").read_text())["milvus"]["sizes"]["article"]
+    assert article["search"]["same_top3_share"] == 1.0
+    for engine in ("faiss", "milvus"):
+        assert 0 < article["search"][engine]["p50_ms"] <= article["search"][engine]["p99_ms"]
+        assert article["build"][engine]["passages_per_s"] > 0
+        assert article["serve"][engine]["qa_process"]["peak_mb"] > 100
+    assert article["serve"]["milvus"]["engine_process"]["peak_mb"] > 10
+    assert "| article | milvus |" in run_.stdout
 
 
 @pytest.mark.slow
@@ -85,6 +120,7 @@ def test_cold_start_is_measured_for_both_encoders(tmp_path):
             sys.executable,
             "bench/run.py",
             "--no-sizes",
+            "--no-milvus",
             "--repeats",
             "1",
             "--work",

@@ -19,7 +19,14 @@ from conftest import ARTICLE, FakeEmbedder
 
 import qa
 from qa import building
-from qa.cache import INDEX_FILE, MANIFEST, PASSAGES_FILE, SENTENCES_FILE, embeddings_folder
+from qa.cache import (
+    INDEX_FILE,
+    MANIFEST,
+    PASSAGES_FILE,
+    SENTENCES_FILE,
+    embeddings_folder,
+    index_folder,
+)
 from qa.chunking import split_sentences
 
 DOCUMENTS = 1_000
@@ -354,8 +361,8 @@ def test_qa_build_stopped_by_kill_leaves_the_last_index_whole(tmp_path):
     assert process.returncode == 130, seen + rest
     assert "interrupted" in rest and "resume" in rest
     assert not list(cache.glob("**/.*.tmp"))
-    folder = next(p for p in cache.iterdir() if p.is_dir() and not p.name.endswith(".embeddings"))
-    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    # The index's own folder: the cache also holds the ONNX export (onnx/) and vectors.
+    manifest = json.loads((index_folder(cache, corpus) / MANIFEST).read_text(encoding="utf-8"))
     assert manifest["counts"]["documents"] == 1
     for extra in sorted(corpus.iterdir())[1:]:
         extra.unlink()

@@ -6,6 +6,7 @@ the real model and the real article."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,9 +41,14 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def store(base, clock) -> SessionStore:
-    return SessionStore(base, clock=clock)
+@pytest.fixture(params=[False, True], ids=["direct", "batched"])
+def store(request, base, clock) -> Iterator[SessionStore]:
+    """Every test of a store runs twice: questions answered one by one, and in batches
+    (``batched=True``, as the app serves them): the answers must be the same."""
+    store = SessionStore(base, clock=clock, batched=request.param)
+    yield store
+    if store.batcher is not None:
+        store.batcher.close()
 
 
 def sources(answer) -> set[str]:
@@ -282,6 +288,44 @@ def test_many_threads_at_once(base):
         thread.join()
     assert not errors
     assert sum(len(store.documents(sid)) for sid in ids) == 16
+
+
+def test_batched_questions_get_the_answers_asked_alone(base):
+    """Many visitors at once on a batched store: those without documents of their own
+    (or asking the bundled corpus) are answered in batches, the others by their own
+    retriever; every answer is the one an unbatched store gives, never another's."""
+    direct, batched = SessionStore(base), SessionStore(base, batched=True)
+    assert batched.batcher is not None
+    questions = ["How many troops does the UN have in Mali?", "bread", "Who is the spokesman?"]
+    ids = [f"visitor-{n}" for n in range(24)]
+    for sid in ids[::3]:  # a third of them bring a document
+        for store in (direct, batched):
+            store.add_text(sid, BAKERY, name="bakery.txt")
+    scopes = ("both", "bundled", "mine")
+    asked = [(sid, questions[n % 3], scopes[(n // 3) % 3]) for n, sid in enumerate(ids)]
+    expected = [direct.ask(sid, q, 5, scope=scope).to_dict() for sid, q, scope in asked]
+    start = threading.Barrier(len(asked))
+    results: list[object] = [None] * len(asked)
+
+    def visit(i: int) -> None:
+        sid, question, scope = asked[i]
+        start.wait()
+        results[i] = batched.ask(sid, question, 5, scope=scope).to_dict()
+
+    threads = [threading.Thread(target=visit, args=(i,)) for i in range(len(asked))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    batched.batcher.close()
+    assert results == expected
+    with_documents = set(ids[::3])
+    bundled_only = [
+        scope == "bundled" or (scope == "both" and sid not in with_documents)
+        for sid, _, scope in asked
+    ]
+    assert batched.batcher.stats["questions"] == sum(bundled_only) > 0
+    assert not all(bundled_only)
 
 
 # The real model: two concurrent clients
