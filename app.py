@@ -68,6 +68,8 @@ UPLOAD_TYPES = (".txt", ".md", ".html", ".htm", ".pdf")
 # app's own limit per file (qa.sessions.Limits.max_file_mb, 10 MB) on purpose, so that
 # a 50 MB file gets the app's message in the chat rather than a passing toast.
 MAX_UPLOAD = "64mb"
+# Seconds a stopping app waits for open requests and streams before it closes them.
+SHUTDOWN_SECONDS = 3
 
 
 def load_retriever() -> qa.Retriever:
@@ -437,7 +439,16 @@ def main() -> None:
     logging.getLogger("app").info(
         "Serving on http://%s:%d/ (MCP: http://%s:%d%s/)", host, port, host, port, MCP_PATH
     )
-    uvicorn.run(build_server(retriever), host=host, port=port, log_level="warning")
+    # On SIGTERM (a Space restarting, Ctrl-C, a test's teardown) stop within seconds:
+    # without a limit uvicorn waits for every open stream, and a browser tab or a
+    # client's event stream keeps one open for as long as it is connected.
+    uvicorn.run(
+        build_server(retriever),
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=SHUTDOWN_SECONDS,
+    )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from filelock import FileLock
 
+from qa import stopping
 from qa.cache import (
     MANIFEST,
     BuildSpec,
@@ -307,6 +308,7 @@ def _embed(
     with tqdm(total=total, desc="Embedding", unit="text", disable=not show, leave=False) as bar:
         try:
             for group in _groups(plans, EMBED_GROUP_TEXTS):
+                stopping.raise_if_requested()
                 texts = [t for plan in group for t in plan.texts]
                 vectors = _encode(embedder, texts, report, embedded, total)
                 at = 0
@@ -317,6 +319,7 @@ def _embed(
                 done += len(group)
                 embedded += len(texts)
                 bar.update(len(texts))
+            stopping.raise_if_requested()  # not on to indexing after a swallowed stop
         except KeyboardInterrupt:
             log.warning(
                 "Build interrupted: the vectors of %d of %d documents to embed are "

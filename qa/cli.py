@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from qa import stopping
 from qa.answering import match_label, prepare_question
 from qa.conversation_eval import (
     format_followup_table,
@@ -43,7 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for noisy in ("faiss", "sentence_transformers", "httpx", "filelock", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    stopping.clear()
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         return int(args.run(args))
     except (CorpusError, ModelError, QuestionSetError, StoreError, ValueError) as exc:
@@ -59,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _interrupt(signum: int, frame: object) -> None:
+    stopping.request()  # remembered, in case a library swallows the exception
     raise KeyboardInterrupt
 
 

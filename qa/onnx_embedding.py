@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from qa import stopping
 from qa.cache import default_cache_dir
 from qa.embedding import ModelError, SentenceTransformerEmbedder
 from qa.files import atomic_path
@@ -154,6 +155,7 @@ class OnnxEmbedder:
         try:
             import onnxruntime
         except ImportError:
+            stopping.raise_if_requested()  # a Ctrl-C or kill during the import, not a lack
             raise ModelError(
                 "QA_ENCODER=onnx needs ONNX Runtime: pip install onnxruntime onnx, "
                 "or use QA_ENCODER=torch."

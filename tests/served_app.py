@@ -16,6 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 180  # seconds: loading the model and building the index on a busy machine
+STOP_TIMEOUT = 20  # seconds from SIGTERM to exit, with clients still connected
 
 
 def free_port() -> int:
@@ -51,12 +52,22 @@ def serve_app(workdir: Path) -> Iterator[str]:
             _wait_until_serving(process, url, log_path)
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=30)
+            stopped = _stop(process)
+        if not stopped:  # only when the block itself passed: never hide its error
+            raise AssertionError(f"app.py was still running {STOP_TIMEOUT} s after SIGTERM")
+
+
+def _stop(process: subprocess.Popen) -> bool:
+    """SIGTERM, then SIGKILL; False when the app needed the kill. A stopping app closes
+    its open streams after a few seconds (app.py's SHUTDOWN_SECONDS)."""
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT)
+        return True
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=30)
+        return False
 
 
 def _wait_until_serving(process: subprocess.Popen, url: str, log_path: Path) -> None:

@@ -18,7 +18,7 @@ import pytest
 from conftest import ARTICLE, FakeEmbedder
 
 import qa
-from qa import building
+from qa import building, stopping
 from qa.cache import (
     INDEX_FILE,
     MANIFEST,
@@ -385,3 +385,29 @@ def test_adding_many_vectors_shows_progress(capsys):
     assert "Indexing" in err and f"/{ADD_BATCH + 10}" in err
     _add_vectors(FaissStore(8, "flat"), vectors[:10], progress=None)  # small: no bar
     assert "Indexing" not in capsys.readouterr().err
+
+
+def test_a_stop_a_library_swallowed_still_stops_the_build(corpus, tmp_path, monkeypatch):
+    """ONNX Runtime's import turns a Ctrl-C raised inside it into an ImportError; the
+    build must still stop at its next step, with the old index whole, not run on."""
+    cache = tmp_path / "cache"
+    old = build(corpus, cache)
+    for path in sorted(corpus.iterdir())[:300]:
+        path.write_text(path.read_text(encoding="utf-8") + "\nA correction.\n", encoding="utf-8")
+    monkeypatch.setattr(building, "EMBED_GROUP_TEXTS", 100)
+
+    class Swallowing(CountingEmbedder):
+        def encode_documents(self, texts, *, progress=False):
+            if len(self.texts) >= 300:
+                stopping.request()  # the signal handler ran; the exception was lost
+            return super().encode_documents(texts, progress=progress)
+
+    swallowing = Swallowing()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            build(corpus, cache, swallowing)
+    finally:
+        stopping.clear()
+    assert 300 <= len(swallowing.texts) < 600  # stopped at the next group, not at the end
+    manifest = json.loads((old.cache_folder / MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["counts"]["passages"] == len(old.passages)

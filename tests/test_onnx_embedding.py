@@ -16,6 +16,7 @@ import pytest
 from conftest import CORPUS, ROOT
 
 import qa
+from qa import stopping
 from qa.embedding import ModelError, SentenceTransformerEmbedder
 from qa.evaluation import load_questions, report
 from qa.evaluation import run as run_questions
@@ -160,3 +161,20 @@ def test_a_model_without_tokenizer_json_is_refused_in_words(tmp_path):
     (folder / "tokenizer.json").unlink()
     with pytest.raises(ModelError, match=r"needs the model's tokenizer\.json.*QA_ENCODER=torch"):
         OnnxEmbedder(str(folder))
+
+
+def test_a_stop_during_the_onnx_runtime_import_is_a_stop_not_a_missing_package(
+    tmp_path, monkeypatch
+):
+    """A Ctrl-C inside ``import onnxruntime`` comes out as an ImportError; with a stop
+    asked it must stop, not fall back to PyTorch as if ONNX Runtime were missing."""
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # the import raises ImportError
+    embedder = OnnxEmbedder(cache_dir=tmp_path)
+    with pytest.raises(ModelError, match="needs ONNX Runtime"):
+        embedder._open()
+    stopping.request()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            embedder._open()
+    finally:
+        stopping.clear()
