@@ -28,8 +28,9 @@ install: $(STAMP) ## create .venv and install qa with its dependencies
 run: install ## start the chat app on http://127.0.0.1:7860
 	$(PY) app.py
 
-test: install ## run the test suite (real model, real article)
-	$(PY) -m pytest
+test: install ## run the test suite (real model, real article), one worker per core up to 4
+	@# Files are spread over workers whole, so a module's served app starts once.
+	$(PY) -m pytest -n auto --maxprocesses 4 --dist loadfile
 
 load: install ## load test: 50 concurrent API users x 20 questions against the app on loopback
 	$(PY) scripts/load_test.py --users 50 --questions 20

@@ -27,6 +27,22 @@ for folder in (ROOT, HERE, ROOT / "scripts"):  # qa, the bench modules, load_tes
         sys.path.insert(0, str(folder))
 
 ARTICLE_QUESTION = "How many troops does the UN have in Mali?"
+# bench/run.py --quick sets this for itself and the processes it starts: one repeat and
+# one round of everything, to check that every number is written (the tests do that);
+# its numbers are too few to report.
+QUICK_ENV = "QA_BENCH_QUICK"
+
+
+def quick() -> bool:
+    """True in a ``--quick`` run."""
+    return os.environ.get(QUICK_ENV) == "1"
+
+
+def rounds_of(full: int) -> int:
+    """``full`` repeats or rounds, or one in a ``--quick`` run."""
+    return 1 if quick() else full
+
+
 FLOOR_K = 10  # k of the bare FAISS search in the floor
 
 

@@ -41,7 +41,7 @@ from typing import Any
 
 # bench/ is not a package: its modules are found beside this script (sys.path[0]).
 import corpora
-from measure import HERE, ROOT, Context, percentiles, write_json
+from measure import HERE, ROOT, Context, percentiles, rounds_of, write_json
 from scale import first_passages, passage_count
 
 NAME = "milvus"  # the key of the results
@@ -149,7 +149,7 @@ def search(size: str, work: Path) -> dict[str, Any]:
             r.search(question, k=3)
     times: dict[str, list[float]] = {engine: [] for engine in ENGINES}
     same = 0
-    for _ in range(ROUNDS[size]):
+    for _ in range(rounds_of(ROUNDS[size])):
         for question in questions:
             hits = {}
             for engine, r in loaded.items():
@@ -159,7 +159,7 @@ def search(size: str, work: Path) -> dict[str, Any]:
             same += [(h.source, h.start) for h in hits["faiss"]] == [
                 (h.source, h.start) for h in hits["milvus"]
             ]
-    total = ROUNDS[size] * len(questions)
+    total = rounds_of(ROUNDS[size]) * len(questions)
     return {
         **{engine: percentiles(times[engine]) for engine in ENGINES},
         **{f"{e}_queries_per_s": round(len(times[e]) / sum(times[e]), 1) for e in ENGINES},

@@ -35,7 +35,7 @@ from typing import Any
 import cold_start
 import milvus
 import scale
-from measure import HERE, ROOT, Context, write_json
+from measure import HERE, QUICK_ENV, ROOT, Context, write_json
 
 # In the order they run and print. Each is skipped by its --no-NAME flag.
 MEASUREMENTS: tuple[ModuleType, ...] = (cold_start, scale, milvus)
@@ -61,6 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.add_argument(f"--no-{flag}", action="store_true", help=f"skip {module.__name__}")
     parser.add_argument("--repeats", type=int, default=3, help="repeats of whole-process timings")
     parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="one repeat and one round of everything: checks the run, numbers too few to report",
+    )
+    parser.add_argument(
         "--work", type=Path, default=ROOT / ".cache" / "bench", help="scratch folder"
     )
     parser.add_argument("--out", type=Path, default=HERE / "results", help="folder for the JSON")
@@ -69,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # rows mean (the PyTorch rows measuring ONNX, say). Child processes inherit this.
     for name in ("QA_ENCODER", "QA_INDEX_KIND", "QA_CORPUS"):
         os.environ.pop(name, None)
+    if args.quick:
+        os.environ[QUICK_ENV] = "1"  # for the measurement processes too
+        args.repeats = 1
     args.work.mkdir(parents=True, exist_ok=True)
     sizes = (
         args.sizes.split(",")

@@ -31,6 +31,7 @@ from measure import (
     RecordingEmbedder,
     peak_rss_mb,
     percentiles,
+    rounds_of,
     timed,
 )
 
@@ -81,7 +82,9 @@ def worker(size: str, work: Path) -> dict[str, Any]:
         questions = [
             json.loads(line)["question"] for line in (ROOT / "tests/questions.jsonl").open()
         ]
-        retriever, result["build"] = measure_build(corpus, cache, embedder, None, repeats=7)
+        retriever, result["build"] = measure_build(
+            corpus, cache, embedder, None, repeats=rounds_of(7)
+        )
         onnx = None
         try:  # the default encoder, over the same index
             onnx = qa.Retriever.from_corpus(corpus, cache_dir=cache, encoder="onnx")
@@ -89,19 +92,23 @@ def worker(size: str, work: Path) -> dict[str, Any]:
         except ModelError as exc:
             print(f"ONNX encoder skipped: {exc}", file=sys.stderr)
             onnx = None
-        result["search"] = measure_search(retriever, questions, rounds=5, onnx=onnx)
+        result["search"] = measure_search(retriever, questions, rounds=rounds_of(5), onnx=onnx)
     elif size == "docs1k":
         items = list(corpora.descriptions())
         chosen = [d for d in items[:: max(1, len(items) // 1200)] if passage_count(d)][:1000]
         corpus = corpora.write_corpus(work / "docs1k", chosen)
         retriever, result["build"] = measure_build(corpus, cache, embedder, None)
-        result["search"] = measure_search(retriever, corpora.questions_for(chosen, 200), rounds=3)
+        result["search"] = measure_search(
+            retriever, corpora.questions_for(chosen, 200), rounds=rounds_of(3)
+        )
         result["incremental"] = measure_incremental(corpus, cache, embedder, items[1])
     else:  # passages100k
         chosen = first_passages(list(corpora.descriptions()), 100_000)
         corpus = corpora.write_corpus(work / "passages100k", chosen)
         retriever, result["build"] = measure_build(corpus, cache, embedder, 12_000)
-        result["search"] = measure_search(retriever, corpora.questions_for(chosen, 200), rounds=2)
+        result["search"] = measure_search(
+            retriever, corpora.questions_for(chosen, 200), rounds=rounds_of(2)
+        )
         vectors = retriever._built.store._index.reconstruct_n(0, len(retriever.passages))
         np.save(work / "passages100k-vectors.npy", vectors)
     result["peak_rss_mb"] = peak_rss_mb()

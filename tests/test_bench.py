@@ -38,58 +38,18 @@ def test_a_description_record_becomes_an_article():
 
 
 @pytest.mark.slow
-def test_article_benchmark_writes_every_number(tmp_path):
-    out = tmp_path / "results"
-    run = subprocess.run(
-        [
-            sys.executable,
-            "bench/run.py",
-            "--sizes",
-            "article",
-            "--no-cold-start",
-            "--no-milvus",
-            "--work",
-            str(tmp_path / "work"),
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    result = json.loads((out / "latest.json").read_text())["sizes"]["article"]
-    search, build = result["search"], result["build"]
-    for name in ("floor", "search", "ask"):
-        assert 0 < search[name]["p50_ms"] <= search[name]["p99_ms"]
-    assert search["search"]["p50_ratio"] > 0 and build["ratio"] > 0
-    assert build["passages"] > 5 and build["texts_embedded"] >= build["passages"]
-    assert result["peak_rss_mb"] > 100
-    assert "| article |" in run.stdout and "search p50 / floor" in run.stdout
-
-
-def test_every_measurement_module_has_the_runner_s_three_names():
-    """What bench/run.py calls on each module; a new one (say Milvus) needs only these."""
-    assert [m.NAME for m in run.MEASUREMENTS] == ["cold_start", "sizes", "milvus"]
-    for module in run.MEASUREMENTS:
-        assert isinstance(module.NAME, str) and callable(module.measure)
-        assert callable(module.report)
-
-
-@pytest.mark.slow
-def test_milvus_rows_beside_faiss_on_the_article(tmp_path):
-    """bench/milvus.py through the runner: both engines built, searched and served."""
+def test_article_benchmark_writes_every_number_with_milvus_beside_faiss(tmp_path):
+    """bench/run.py --quick on the article: FAISS sizes and both engines of
+    bench/milvus.py (built, searched and served) write every number they promise."""
     out = tmp_path / "results"
     run_ = subprocess.run(
         [
             sys.executable,
             "bench/run.py",
+            "--quick",
             "--sizes",
             "article",
             "--no-cold-start",
-            "--no-sizes",
             "--work",
             str(tmp_path / "work"),
             "--out",
@@ -102,7 +62,18 @@ def test_milvus_rows_beside_faiss_on_the_article(tmp_path):
         check=False,
     )
     assert run_.returncode == 0, run_.stderr[-2000:]
-    article = json.loads((out / "latest.json").read_text())["milvus"]["sizes"]["article"]
+    results = json.loads((out / "latest.json").read_text())
+    result = results["sizes"]["article"]
+    search, build = result["search"], result["build"]
+    for name in ("floor", "search", "ask"):
+        assert 0 < search[name]["p50_ms"] <= search[name]["p99_ms"]
+    assert search["search"]["p50_ratio"] > 0 and build["ratio"] > 0
+    assert build["passages"] > 5 and build["texts_embedded"] >= build["passages"]
+    assert build["repeats"] == 1  # --quick
+    assert result["peak_rss_mb"] > 100
+    assert "| article |" in run_.stdout and "search p50 / floor" in run_.stdout
+
+    article = results["milvus"]["sizes"]["article"]
     assert article["search"]["same_top3_share"] == 1.0
     for engine in ("faiss", "milvus"):
         assert 0 < article["search"][engine]["p50_ms"] <= article["search"][engine]["p99_ms"]
@@ -112,6 +83,14 @@ def test_milvus_rows_beside_faiss_on_the_article(tmp_path):
     assert "| article | milvus |" in run_.stdout
 
 
+def test_every_measurement_module_has_the_runner_s_three_names():
+    """What bench/run.py calls on each module; a new one (say Milvus) needs only these."""
+    assert [m.NAME for m in run.MEASUREMENTS] == ["cold_start", "sizes", "milvus"]
+    for module in run.MEASUREMENTS:
+        assert isinstance(module.NAME, str) and callable(module.measure)
+        assert callable(module.report)
+
+
 @pytest.mark.slow
 def test_cold_start_is_measured_for_both_encoders(tmp_path):
     out = tmp_path / "results"
@@ -119,10 +98,9 @@ def test_cold_start_is_measured_for_both_encoders(tmp_path):
         [
             sys.executable,
             "bench/run.py",
+            "--quick",
             "--no-sizes",
             "--no-milvus",
-            "--repeats",
-            "1",
             "--work",
             str(tmp_path / "work"),
             "--out",
