@@ -50,6 +50,7 @@ MCP_PATH = "/gradio_api/mcp"
 QUEUE_MAX_SIZE = 256
 CONCURRENCY = 32  # below Gradio's 40 worker threads, so the page always gets one
 STATUS_UPDATE_SECONDS = 1.0
+ANALYTICS_EVERY = 1000  # events between two rebuilds of Gradio's queue summary
 # Questions about the bundled article; clicking one asks it. Each shows something the
 # app does well (a count, a reason, a name, a date), and the last one what "the article
 # does not say" looks like. tests/test_app.py checks each one's answer.
@@ -327,6 +328,11 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
         gr.api(add_document, api_name="add_document")
         demo.unload(forget)
     _describe_parameters(demo)
+    # Gradio's queue rebuilds a pandas table of its last 10,000 events after every event
+    # (a summary for its monitoring page, which this app does not serve): under load
+    # that grew to an eighth of the server's time and the rate fell run after run.
+    # Rebuilt once per ANALYTICS_EVERY events instead (read when the queue is made).
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(ANALYTICS_EVERY))
     # api_open=False: every call goes through the queue (and its session), none around it.
     demo.queue(
         default_concurrency_limit=CONCURRENCY,

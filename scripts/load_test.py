@@ -4,7 +4,9 @@
 
 Without --url it starts `app.py` on a free loopback port and stops it at the end.
 Each user asks its questions in turn through the `/search` API, over plain HTTP (the
-documented call-then-read protocol; ``--client gradio`` uses ``gradio_client``).
+documented call-then-read protocol) in one Gradio session of its own, as a client
+program or a browser tab keeps (``--client http-per-call``: a new session per call, as
+``curl`` does; ``--client gradio`` uses ``gradio_client``).
 Before the load, each question is asked once alone (with ``gradio_client``); under
 load every answer must equal that one exactly (same passages, same order), so
 cross-talk between users shows up as a wrong answer.
@@ -33,6 +35,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -139,15 +142,22 @@ class HttpClient:
     ``gradio_client``, so the load measures the app rather than the load generator,
     which shares the machine's cores with it."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, keep_session: bool = True):
         import httpx
 
         self.url = url.rstrip("/")
         self.http = httpx.Client(timeout=DEADLINE_SECONDS, trust_env=False)
+        # One Gradio session per user, as gradio_client and a browser tab keep; without
+        # one (curl's way) Gradio makes a new session for every call, which costs the
+        # server more than the question (a copy of every component's settings).
+        self.session = uuid.uuid4().hex[:12] if keep_session else None
 
     def predict(self, question: str, k: int, api_name: str = "/search") -> Any:
         call = f"{self.url}/gradio_api/call{api_name}"
-        event = self.http.post(call, json={"data": [question, k, [], "both"]})
+        body: dict[str, Any] = {"data": [question, k, [], "both"]}
+        if self.session:
+            body["session_hash"] = self.session
+        event = self.http.post(call, json=body)
         event.raise_for_status()
         stream = self.http.get(f"{call}/{event.json()['event_id']}")
         stream.raise_for_status()
@@ -164,8 +174,8 @@ class HttpClient:
 
 
 def make_client(url: str, kind: str) -> Any:
-    if kind == "http":
-        return HttpClient(url)
+    if kind in ("http", "http-per-call"):
+        return HttpClient(url, keep_session=kind == "http")
     from gradio_client import Client
 
     return Client(url, verbose=False)
@@ -208,10 +218,12 @@ def main() -> int:
     )
     parser.add_argument(
         "--client",
-        choices=("http", "gradio"),
+        choices=("http", "http-per-call", "gradio"),
         default="http",
-        help="http: the documented HTTP API on a kept-alive connection (default, cheap); "
-        "gradio: gradio_client, as Python users call it (costs the machine far more CPU)",
+        help="http: the documented HTTP API on a kept-alive connection, one session per "
+        "user (default, cheap); http-per-call: the same without a session, as curl calls "
+        "it (a new Gradio session per question); gradio: gradio_client, as Python users "
+        "call it (costs the machine far more CPU)",
     )
     parser.add_argument(
         "--no-in-process", dest="in_process", action="store_false", help="skip the in-process rate"
