@@ -112,7 +112,7 @@ def test_the_queue_does_not_rebuild_its_summary_after_every_event(
     store: qa.SessionStore,
 ) -> None:
     # Gradio's default rebuilt a table of 10,000 events per event: make load's rate fell
-    # from 83 to 35 answered/s over four runs against one app (docs/milvus.md).
+    # from 67 to 41 to 35 answered/s over runs against one app (docs/milvus.md).
     demo = app.build_app(store.retriever("-", "bundled"), store)
     assert demo._queue.ANAYLTICS_CACHE_FREQUENCY >= app.ANALYTICS_EVERY  # Gradio's spelling
 
