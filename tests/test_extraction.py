@@ -58,26 +58,33 @@ def test_sniff_reads_the_bytes(data, kind):
     assert sniff(data) == kind
 
 
+# Each case is (file name, bytes, message). The tests are named by file, not by
+# bytes: pytest-xdist needs the same ids in every worker, and the gzip bytes
+# would otherwise be the only thing in an id, and unreadable.
+NOT_DOCUMENTS = [
+    ("notes.pdf", PNG, r"notes\.pdf is not a PDF: it is a PNG image, which qa cannot read"),
+    ("photo.txt", JPEG, r"photo\.txt is not plain text: it is a JPEG image"),
+    ("bundle.zip", zipped({"a.txt": b"hello"}), r"bundle\.zip is a ZIP archive.*Unpack it"),
+    (
+        "report.pdf",
+        zipped({"[Content_Types].xml": b"<x/>", "word/document.xml": b"<w/>"}),
+        r"report\.pdf is not a PDF: it is a Word document \(\.docx\).*Save it as PDF",
+    ),
+    (
+        "page.html",
+        gzip.compress(b"<html>" * 1000, mtime=0),
+        r"page\.html is not a web page: it is a gzip",
+    ),
+    ("data.txt", b"abc\x00\x01\x02def", r"data\.txt is not plain text: it is a binary file"),
+    ("empty.txt", b"", r"empty\.txt is empty"),
+    ("blank.md", b"  \n\t\n", r"blank\.md is empty"),
+]
+
+
 @pytest.mark.parametrize(
     ("name", "data", "message"),
-    [
-        ("notes.pdf", PNG, r"notes\.pdf is not a PDF: it is a PNG image, which qa cannot read"),
-        ("photo.txt", JPEG, r"photo\.txt is not plain text: it is a JPEG image"),
-        ("bundle.zip", zipped({"a.txt": b"hello"}), r"bundle\.zip is a ZIP archive.*Unpack it"),
-        (
-            "report.pdf",
-            zipped({"[Content_Types].xml": b"<x/>", "word/document.xml": b"<w/>"}),
-            r"report\.pdf is not a PDF: it is a Word document \(\.docx\).*Save it as PDF",
-        ),
-        (
-            "page.html",
-            gzip.compress(b"<html>" * 1000),
-            r"page\.html is not a web page: it is a gzip",
-        ),
-        ("data.txt", b"abc\x00\x01\x02def", r"data\.txt is not plain text: it is a binary file"),
-        ("empty.txt", b"", r"empty\.txt is empty"),
-        ("blank.md", b"  \n\t\n", r"blank\.md is empty"),
-    ],
+    NOT_DOCUMENTS,
+    ids=[name for name, _, _ in NOT_DOCUMENTS],
 )
 def test_files_that_are_not_documents_are_refused_by_name(name, data, message):
     with pytest.raises(DocumentError, match=message):
