@@ -34,10 +34,11 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"
 
 
 def zipped(files: dict[str, bytes]) -> bytes:
+    """A ZIP archive of ``files``, the same bytes on every run (no time stamp of now)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
         for name, data in files.items():
-            archive.writestr(name, data)
+            archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
     return out.getvalue()
 
 
@@ -59,8 +60,8 @@ def test_sniff_reads_the_bytes(data, kind):
 
 
 # Each case is (file name, bytes, message). The tests are named by file, not by
-# bytes: pytest-xdist needs the same ids in every worker, and the gzip bytes
-# would otherwise be the only thing in an id, and unreadable.
+# bytes: pytest-xdist needs the same ids in every worker, and made bytes (a gzip
+# or ZIP stream) would otherwise stand in an id, unreadable.
 NOT_DOCUMENTS = [
     ("notes.pdf", PNG, r"notes\.pdf is not a PDF: it is a PNG image, which qa cannot read"),
     ("photo.txt", JPEG, r"photo\.txt is not plain text: it is a JPEG image"),
