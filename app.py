@@ -24,7 +24,7 @@ import gradio as gr
 
 import qa
 from qa import chat as turns
-from qa import mcp_server, presentation, webui
+from qa import mcp_server, presentation, uploads, webui
 from qa.answering import prepare_question
 from qa.batching import model_threads
 from qa.chat import Message
@@ -32,6 +32,7 @@ from qa.mcp_server import DEFAULT_K, MAX_K
 from qa.types import AnswerDict, PassageDict
 
 HERE = Path(__file__).resolve().parent
+log = logging.getLogger("app")
 MCP_PATH = "/gradio_api/mcp"
 # The queue, chosen for a public Space on 2 CPU cores. Up to CONCURRENCY requests of
 # each event run at once on Gradio's threads, but the questions over the bundled
@@ -78,15 +79,25 @@ def load_retriever() -> qa.Retriever:
     return qa.Retriever.from_corpus(os.environ.get("QA_CORPUS") or HERE / "corpus")
 
 
+def _port() -> int:
+    return int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
+
+
 def _check_k(k: object) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-        raise gr.Error(f"k must be a whole number from 1 to {MAX_K}, got {k!r}.")
+        raise refusal(f"k must be a whole number from 1 to {MAX_K}, got {k!r:.40}.")
     return k
+
+
+def refusal(message: str) -> gr.Error:
+    """A bad request's error: the caller reads ``message``; the server log gets one
+    line, not a traceback (Gradio prints one for every error unless told not to)."""
+    return uploads.refusal(message, log)
 
 
 def _app_error(exc: Exception) -> gr.Error:
     text = str(exc)
-    return gr.Error(text[:1].upper() + text[1:])
+    return refusal(text[:1].upper() + text[1:])
 
 
 def _session(request: gr.Request | None) -> str | None:
@@ -99,7 +110,7 @@ def _tab(request: gr.Request | None) -> str:
     """The browser tab's session, which the chat, uploads and pastes always have."""
     session = _session(request)
     if session is None:
-        raise gr.Error("This works in the web page only: it needs the page's session.")
+        raise refusal("This works in the web page only: it needs the page's session.")
     return session
 
 
@@ -168,6 +179,8 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
     ``store.model_lock``, which the store takes itself.
     """
     store = store or qa.SessionStore(retriever, batched=True)
+    # Gradio reads the folder when each component is made: choose it first.
+    folder = uploads.upload_folder(_port())
 
     def chat(
         message: str, history: list[Message], scope: str, request: gr.Request
@@ -182,7 +195,10 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ) -> tuple[list[Message], str, None]:
         session = _tab(request)
-        history = turns.add_files(store, session, paths or [], history, progress)
+        try:
+            history = turns.add_files(store, session, paths or [], history, progress)
+        finally:
+            uploads.discard(paths or [], folder)  # read into memory, or refused: not kept
         return history, turns.listing(store, session), None
 
     def add_pasted(
@@ -223,7 +239,7 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
         """Add a text to this client's session, to ask about with scope "mine" or "both"."""
         session = _session(request)
         if session is None:
-            raise gr.Error(
+            raise refusal(
                 "add_document needs a session, to keep the document for your later "
                 "questions: call it through gradio_client (a Client keeps its session)."
             )
@@ -238,7 +254,13 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
             store.close(session)
 
     titles = retriever.titles
-    with gr.Blocks(title="qa: ask the article", analytics_enabled=False) as demo:
+    # CheckedBlocks: Gradio's check that a file an event names was uploaded runs in every
+    # event, mounted or launched (qa.uploads); delete_cache removes unclaimed uploads.
+    with uploads.CheckedBlocks(
+        title="qa: ask the article",
+        analytics_enabled=False,
+        delete_cache=uploads.cleaning(),
+    ) as demo:
         gr.Markdown("# Ask the article\n\n" + presentation.describe(titles), elem_id="qa-header")
         chatbot = gr.Chatbot(
             elem_id="qa-chat",
@@ -397,6 +419,9 @@ def build_server(retriever: qa.Retriever) -> Any:
 
     store = qa.SessionStore(retriever, batched=True)
     demo = build_app(retriever, store)
+    folder = uploads.upload_folder(_port())
+    if freed := uploads.clean_at_start(folder, _port()):
+        logging.getLogger("app").info("Removed %d bytes of uploads left by an earlier run.", freed)
     tools = mcp_server.build_mcp(retriever, store.model_lock)
 
     @asynccontextmanager
@@ -406,6 +431,7 @@ def build_server(retriever: qa.Retriever) -> Any:
 
     server = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     server.mount(MCP_PATH, mcp_server.http_app(tools))
+    server.add_middleware(uploads.UploadGate, folder=folder)
     return gr.mount_gradio_app(
         server,
         demo,
@@ -415,6 +441,7 @@ def build_server(retriever: qa.Retriever) -> Any:
         js=webui.js(),
         head=webui.HEAD,
         footer_links=["api", "settings"],
+        run_history=False,  # no record of visitors' runs
         max_file_size=MAX_UPLOAD,
     )
 
@@ -441,7 +468,7 @@ def main() -> None:
     retriever = load_retriever()
     retriever.search(EXAMPLES[0], k=1)  # load the model now, not on the first question
     host = os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
-    port = int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
+    port = _port()
     logging.getLogger("app").info(
         "Serving on http://%s:%d/ (MCP: http://%s:%d%s/)", host, port, host, port, MCP_PATH
     )

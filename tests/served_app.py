@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 180  # seconds: loading the model and building the index on a busy machine
@@ -26,8 +27,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_app(workdir: Path) -> Iterator[str]:
-    """Run the app until the block ends; yield its URL once it answers HTTP requests."""
+def serve_app(workdir: Path, **extra_env: str) -> Iterator[str]:
+    """Run the app until the block ends; yield its URL once it answers HTTP requests.
+    ``extra_env``: more environment for the app (e.g. ``QA_UPLOAD_MAX_AGE="4"``)."""
     port = free_port()
     env = {
         **os.environ,
@@ -36,8 +38,10 @@ def serve_app(workdir: Path) -> Iterator[str]:
         "GRADIO_ANALYTICS_ENABLED": "False",
         "QA_CACHE_DIR": str(workdir / "cache"),
         "PYTHONUNBUFFERED": "1",
+        **extra_env,
     }
     env.pop("QA_CORPUS", None)
+    env.pop("GRADIO_TEMP_DIR", None)  # the app's own upload folder (upload_folder_of)
     log_path = workdir / "app.log"
     url = f"http://127.0.0.1:{port}/"
     with log_path.open("wb") as log:
@@ -55,6 +59,34 @@ def serve_app(workdir: Path) -> Iterator[str]:
             stopped = _stop(process)
         if not stopped:  # only when the block itself passed: never hide its error
             raise AssertionError(f"app.py was still running {STOP_TIMEOUT} s after SIGTERM")
+
+
+def upload_folder_of(url: str) -> Path:
+    """Where the app served at ``url`` keeps uploads (qa.uploads.upload_folder)."""
+    import tempfile
+
+    port = url.rstrip("/").rsplit(":", 1)[1]
+    return Path(tempfile.gettempdir()) / f"qa-uploads-{port}"
+
+
+def mcp_call(url: str, work: Any) -> Any:
+    """Run ``work(session, initialized)`` in an MCP client session over streamable HTTP
+    at ``url`` (the official MCP client)."""
+    import asyncio
+
+    from mcp import ClientSession
+
+    try:
+        from mcp.client.streamable_http import streamable_http_client as connect
+    except ImportError:  # mcp before the rename
+        from mcp.client.streamable_http import streamablehttp_client as connect
+
+    async def call() -> Any:
+        async with connect(url) as (read, write, _), ClientSession(read, write) as session:
+            initialized = await session.initialize()
+            return await work(session, initialized)
+
+    return asyncio.run(asyncio.wait_for(call(), timeout=60))
 
 
 def _stop(process: subprocess.Popen) -> bool:

@@ -7,7 +7,6 @@ the real article, as ``python app.py`` does.
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import json
 import os
@@ -29,7 +28,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10: tomlkit comes with Gradio, same loads()
     import tomlkit as tomllib  # type: ignore[no-redef]
 
-from served_app import ROOT, serve_app
+from served_app import ROOT, mcp_call, serve_app
 
 import qa
 
@@ -371,23 +370,6 @@ def test_chat_handles_empty_huge_and_hostile_questions(client) -> None:
 
 
 # --- MCP, through the official client ---------------------------------------------------
-
-
-def mcp_call(url: str, work):
-    """Run ``work(session)`` in an MCP client session over streamable HTTP at ``url``."""
-    from mcp import ClientSession
-
-    try:
-        from mcp.client.streamable_http import streamable_http_client as connect
-    except ImportError:  # mcp before the rename
-        from mcp.client.streamable_http import streamablehttp_client as connect
-
-    async def call():
-        async with connect(url) as (read, write, _), ClientSession(read, write) as session:
-            initialized = await session.initialize()
-            return await work(session, initialized)
-
-    return asyncio.run(asyncio.wait_for(call(), timeout=60))
 
 
 @pytest.fixture(scope="module")

@@ -1,27 +1,47 @@
-"""The public app under hostile use: its file routes expose nothing of the machine,
-the corpus or the cache, and bad API input gets an error in words, never a crash."""
+"""The public app under hostile use, tried as an attacker would, with raw HTTP: no
+request makes it read, copy or serve a file of the server; uploads are bounded and
+removed; bad API input gets an error in words, never a crash."""
 
 from __future__ import annotations
 
+import http.client
+import json
+import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from served_app import serve_app
+from served_app import mcp_call, serve_app, upload_folder_of
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = "corpus/france-allies-begin-military-withdrawal-from-mali.txt"
 pytestmark = pytest.mark.slow
 
 
+# Uploads no event claims go after this many seconds in the app under test.
+UPLOAD_MAX_AGE = 4
+SECRET = "ZEBRA-CANARY-7731"
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     workdir = tmp_path_factory.mktemp("app")
-    with serve_app(workdir) as url:
+    with serve_app(workdir, QA_UPLOAD_MAX_AGE=str(UPLOAD_MAX_AGE)) as url:
         yield url, workdir
+
+
+@pytest.fixture(scope="module")
+def canary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private file outside the app's folder, its working folder and its uploads."""
+    path = tmp_path_factory.mktemp("private") / "canary.txt"
+    path.write_text(f"Canary notes\nThe secret word is {SECRET}. The zebras number 42.\n")
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +116,234 @@ def test_hostile_questions_through_the_api_are_answered(client, question):
 def test_the_app_still_answers_after_all_that(client):
     passages = client.predict("How many troops does the UN have in Mali?", 3, api_name="/search")
     assert any("12,000 troops" in p["text"] for p in passages)
+
+
+# --- Raw HTTP, as an attacker sends it ---------------------------------------------------
+
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def get_json(url: str) -> Any:
+    with OPENER.open(url, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def run_event(base: str, fn_index: int, data: list[Any], session: str) -> str:
+    """Join the queue for event ``fn_index`` with ``data``; the whole event stream."""
+    body = {"data": data, "fn_index": fn_index, "session_hash": session, "trigger_id": None}
+    request = urllib.request.Request(
+        f"{base}gradio_api/queue/join",
+        json.dumps(body).encode(),
+        {"Content-Type": "application/json"},
+    )
+    try:
+        with OPENER.open(request, timeout=30) as response:
+            response.read()
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code}: {exc.read().decode(errors='replace')}"
+    stream = ""
+    with OPENER.open(f"{base}gradio_api/queue/data?session_hash={session}", timeout=120) as r:
+        for raw in r:
+            line = raw.decode(errors="replace")
+            stream += line
+            if '"process_completed"' in line or '"close_stream"' in line:
+                break
+    return stream
+
+
+def file_data(path: str) -> dict[str, Any]:
+    return {"path": path, "meta": {"_type": "gradio.FileData"}, "orig_name": Path(path).name}
+
+
+def hostile_values(component: dict[str, Any], path: str) -> list[Any]:
+    """What an attacker puts in an input of this kind to name the server file ``path``."""
+    fd = file_data(path)
+    values: list[Any] = [fd, [fd], {"value": fd}]
+    if component["type"] == "chatbot":
+        values.append([{"role": "user", "content": [{"type": "file", "file": fd}]}])
+        values.append([{"role": "user", "content": {"file": fd, "alt_text": None}}])
+    return values
+
+
+def events(base: str) -> list[tuple[int, str, list[dict[str, Any]]]]:
+    """Every event of the app that takes an input, from its own config: (fn_index, name,
+    input components). A new event is covered without touching this test."""
+    config = get_json(f"{base}config")
+    components = {c["id"]: c for c in config["components"]}
+    found = []
+    for dependency in config["dependencies"]:
+        if dependency["inputs"]:
+            inputs = [components[i] for i in dependency["inputs"]]
+            found.append((dependency["id"], str(dependency.get("api_name")), inputs))
+    return found
+
+
+def files_below(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+def test_no_event_reads_copies_or_serves_a_server_file(served, canary):
+    base, workdir = served
+    uploads = upload_folder_of(base)
+    found = events(base)
+    names = {name for _, name, _ in found}
+    # The events this app has today; the loop below covers any added later by itself.
+    assert {"chat", "add_files", "add_pasted", "ask", "search", "add_document"} <= names
+    targets = [str(canary), f"{canary.parent}/../{canary.parent.name}/canary.txt", "HTTP://x/y"]
+    for fn_index, name, inputs in found:
+        for target in targets:
+            for position, component in enumerate(inputs):
+                for value in hostile_values(component, target):
+                    session = uuid.uuid4().hex[:12]
+                    data = [None] * len(inputs)
+                    data[position] = value
+                    stream = run_event(base, fn_index, data, session)
+                    where = f"event {name} (fn {fn_index}), input {position}, {value!r:.120}"
+                    assert SECRET not in stream, f"the canary's text came back from {where}"
+                    assert "file=" not in stream, f"a file link came back from {where}"
+            # Every input at once, as the page sends them.
+            session = uuid.uuid4().hex[:12]
+            data = [hostile_values(c, target)[-1] for c in inputs]
+            stream = run_event(base, fn_index, data, session)
+            assert SECRET not in stream and "file=" not in stream, f"event {name}"
+            asked = run_event(
+                base, _index(found, "ask"), ["What is the secret word?", 3, [], "mine"], session
+            )
+            assert "You have not added a document yet" in asked, f"{name} added the file"
+    gradio_default = Path(tempfile.gettempdir()) / "gradio"
+    written = files_below(uploads) + files_below(gradio_default)
+    copies = [p for p in written if p.name == "canary.txt" or SECRET in _text_of(p)]
+    assert not copies, f"the canary was copied to {copies}"
+    assert SECRET not in (workdir / "app.log").read_text(errors="replace")
+
+
+def _text_of(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _index(found: list[tuple[int, str, list[dict[str, Any]]]], name: str) -> int:
+    return next(fn_index for fn_index, event, _ in found if event == name)
+
+
+def test_the_canary_is_not_askable_after_the_attack(served, canary):
+    """The second route of the report: the upload handler given a server path, then the
+    file's words asked with scope "mine" in the same session."""
+    base, _ = served
+    found = events(base)
+    session = uuid.uuid4().hex[:12]
+    stream = run_event(base, _index(found, "add_files"), [[file_data(str(canary))], []], session)
+    assert "File refused" in stream and "Added" not in stream
+    answer = run_event(
+        base, _index(found, "ask"), ["What is the secret word?", 3, [], "mine"], session
+    )
+    assert "You have not added a document yet" in answer
+    assert SECRET not in answer
+
+
+def test_refusals_are_one_line_each_in_the_server_log(served, canary):
+    base, workdir = served
+    found = events(base)
+    before = (workdir / "app.log").read_text(errors="replace")
+    run_event(base, _index(found, "chat"), ["hi", [file_data(str(canary))], "both"], "s1")
+    run_event(base, _index(found, "search"), ["Mali?", 10**9, [], "both"], "s2")
+    time.sleep(0.5)
+    added = (workdir / "app.log").read_text(errors="replace")[len(before) :]
+    assert "Traceback" not in added, added
+    refused = [line for line in added.splitlines() if "Refused a request" in line]
+    assert len(refused) == 2, added
+
+
+def test_mcp_tools_take_no_file(served, canary):
+    base, _ = served
+
+    async def work(session, _):
+        calls = []
+        for arguments in (
+            {"question": str(canary)},
+            {"question": file_data(str(canary))},
+            {"question": "What is the secret word?", "history": [file_data(str(canary))]},
+        ):
+            for tool in ("ask", "search"):
+                calls.append(await session.call_tool(tool, arguments))
+        return calls
+
+    for result in mcp_call(base + "gradio_api/mcp/", work):
+        text = json.dumps(result.model_dump(mode="json"))
+        assert SECRET not in text and "file=" not in text
+
+
+# --- Uploads: bounded, removed, never served ---------------------------------------------
+
+
+def upload(base: str, name: str, content: bytes) -> tuple[int, str]:
+    """POST one file to Gradio's upload route, with no session: (status, body)."""
+    boundary = uuid.uuid4().hex
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; '
+            f'filename="{name}"\r\nContent-Type: text/plain\r\n\r\n'
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        f"{base}gradio_api/upload",
+        body,
+        {"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    try:
+        with OPENER.open(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_an_upload_is_read_then_deleted_and_never_served(served):
+    base, _ = served
+    found = events(base)
+    status, body = upload(base, "tram.txt", b"Tram news\nThe new tram line is 14.2 km long.\n")
+    assert status == 200
+    [path] = json.loads(body)
+    assert Path(path).is_file() and Path(path).is_relative_to(upload_folder_of(base))
+    for url in file_urls(base, path):
+        assert status_of(url) == 404, f"{url} serves an upload"
+    session = uuid.uuid4().hex[:12]
+    stream = run_event(base, _index(found, "add_files"), [[file_data(path)], []], session)
+    assert "Added" in stream and "tram.txt" in stream
+    assert not Path(path).exists(), "the upload stays on disk after it was read"
+    answer = run_event(
+        base, _index(found, "ask"), ["How long is the new tram line?", 3, [], "mine"], session
+    )
+    assert "14.2 km" in answer
+
+
+def test_an_upload_no_event_claims_is_removed(served):
+    base, _ = served
+    status, body = upload(base, "orphan.txt", b"Nobody asks for this file.\n" * 100)
+    assert status == 200
+    [path] = json.loads(body)
+    assert Path(path).is_file()
+    deadline = time.monotonic() + 4 * UPLOAD_MAX_AGE + 10
+    while Path(path).exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not Path(path).exists(), f"an unclaimed upload outlived {UPLOAD_MAX_AGE} s"
+
+
+def test_an_upload_over_the_limit_is_refused_before_it_is_stored(served):
+    base, _ = served
+    before = files_below(upload_folder_of(base))
+    host, port = base.removeprefix("http://").rstrip("/").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.putrequest("POST", "/gradio_api/upload")
+    connection.putheader("Content-Type", "multipart/form-data; boundary=x")
+    connection.putheader("Content-Length", str(200 * 1024 * 1024))
+    connection.endheaders()
+    connection.send(b"--x\r\n" + b"a" * 65536)  # then stop: the answer must not wait
+    response = connection.getresponse()
+    assert response.status == 413
+    assert "up to 64 MB" in response.read().decode()
+    connection.close()
+    assert files_below(upload_folder_of(base)) == before
