@@ -12,19 +12,22 @@ sets them). Three surfaces, one ``qa.Retriever`` and one JSON shape:
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import gradio as gr
+import uvicorn
 
 import qa
 from qa import chat as turns
-from qa import mcp_server, presentation, uploads, webui
+from qa import mcp_server, presentation, stopping, uploads, webui
 from qa.answering import prepare_question
 from qa.batching import model_threads
 from qa.chat import Message
@@ -70,8 +73,9 @@ UPLOAD_TYPES = (".txt", ".md", ".html", ".htm", ".pdf")
 # app's own limit per file (qa.sessions.Limits.max_file_mb, 10 MB) on purpose, so that
 # a 50 MB file gets the app's message in the chat rather than a passing toast.
 MAX_UPLOAD = "64mb"
-# Seconds a stopping app waits for open requests and streams before it closes them.
-SHUTDOWN_SECONDS = 3
+# Seconds a stopping app waits for open requests and streams before it cancels them. A
+# document being added stops at its next batch of texts and its visitor is told so.
+SHUTDOWN_SECONDS = 5
 
 
 def load_retriever() -> qa.Retriever:
@@ -431,8 +435,10 @@ def build_server(retriever: qa.Retriever) -> Any:
 
     server = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     server.mount(MCP_PATH, mcp_server.http_app(tools))
-    server.add_middleware(uploads.UploadGate, folder=folder)
-    return gr.mount_gradio_app(
+    # Gradio's own record of the sessions with an event waiting for its stream.
+    queued = demo._queue.pending_messages_per_session
+    server.add_middleware(uploads.UploadGate, folder=folder, waiting=queued.__contains__)
+    gr.mount_gradio_app(
         server,
         demo,
         path="/",
@@ -444,6 +450,21 @@ def build_server(retriever: qa.Retriever) -> Any:
         run_history=False,  # no record of visitors' runs
         max_file_size=MAX_UPLOAD,
     )
+    mounted = next(
+        app
+        for route in server.routes
+        if isinstance(app := getattr(route, "app", None), gr.routes.App)
+    )
+
+    def stop_streams() -> None:
+        """What Gradio's own ``close()`` does before its server stops: end the page's
+        heartbeat streams, which would otherwise hold the stop until uvicorn cancels
+        them (an error and a traceback in the log at every restart)."""
+        mounted.stop_event.set()
+
+    server.state.stop_streams = stop_streams
+    server.state.busy = lambda: bool(demo._queue.event_ids_to_events)  # events under way
+    return server
 
 
 def __getattr__(name: str) -> Any:
@@ -458,8 +479,6 @@ def __getattr__(name: str) -> Any:
 
 def main() -> None:
     """Load the index once, then serve the chat, the API and the MCP server."""
-    import uvicorn
-
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "faiss", "sentence_transformers", "filelock", "mcp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -473,15 +492,49 @@ def main() -> None:
         "Serving on http://%s:%d/ (MCP: http://%s:%d%s/)", host, port, host, port, MCP_PATH
     )
     # On SIGTERM (a Space restarting, Ctrl-C, a test's teardown) stop within seconds:
-    # without a limit uvicorn waits for every open stream, and a browser tab or a
-    # client's event stream keeps one open for as long as it is connected.
-    uvicorn.run(
-        build_server(retriever),
+    # the page's streams are ended, a document being added stops at its next group of
+    # texts and its visitor is told so, and whatever still runs after SHUTDOWN_SECONDS
+    # is cancelled (uvicorn would otherwise wait for every connected client).
+    server = build_server(retriever)
+    config = uvicorn.Config(
+        server,
         host=host,
         port=port,
         log_level="warning",
         timeout_graceful_shutdown=SHUTDOWN_SECONDS,
     )
+    StoppingServer(config, server.state.stop_streams, server.state.busy).run()
+
+
+class StoppingServer(uvicorn.Server):
+    """uvicorn's server, which on SIGTERM or Ctrl-C first tells the app it is stopping:
+    ``on_stop`` ends the page's streams, and a document being added stops at its next
+    group of texts (``qa.stopping``), so its visitor reads why instead of a cut stream."""
+
+    def __init__(
+        self, config: uvicorn.Config, on_stop: Callable[[], None], busy: Callable[[], bool]
+    ):
+        super().__init__(config)
+        self._on_stop = on_stop
+        self._busy = busy
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if not self.should_exit:
+            log.info("Stopping: finishing open requests.")
+            stopping.request()
+            # The page's streams end once the events under way have answered (a client
+            # that loses its stream gives up on its answers), or just before the stop.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + SHUTDOWN_SECONDS - 1
+
+            def close_when_idle() -> None:
+                if self._busy() and loop.time() < deadline:
+                    loop.call_later(0.1, close_when_idle)
+                else:
+                    self._on_stop()
+
+            loop.call_soon(close_when_idle)
+        super().handle_exit(sig, frame)
 
 
 if __name__ == "__main__":

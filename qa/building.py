@@ -338,6 +338,7 @@ def _encode(
         return embedder.encode_documents(texts)
     parts = []
     for start in range(0, len(texts), REPORT_GROUP_TEXTS):
+        stopping.raise_if_requested()  # a long document stops between slices too
         parts.append(embedder.encode_documents(texts[start : start + REPORT_GROUP_TEXTS]))
         report(done + start + len(parts[-1]), total)
     return np.concatenate(parts) if parts else embedder.encode_documents(texts)

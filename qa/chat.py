@@ -15,7 +15,7 @@ from typing import Any
 
 from qa import presentation
 from qa.extraction import DocumentError
-from qa.sessions import SessionStore
+from qa.sessions import SessionStore, shown_name
 from qa.types import Document
 
 Message = dict[str, Any]
@@ -65,7 +65,7 @@ def add_files(
     """Add uploaded files to the session; one message says what became of each."""
     said = []
     for path in paths:
-        name = Path(path).name
+        name = shown_name(Path(path).name)
         try:
             info = store.add_file(session, path, name=name, progress=progress)
         except DocumentError as exc:

@@ -4,7 +4,8 @@ A file is read by what its bytes are, not by its extension: ``sniff`` looks at t
 first bytes (``%PDF-``, a ZIP or image signature, HTML tags, text), so a PDF named
 ``.txt`` is read as a PDF, and a photo named ``.pdf`` is refused as a JPEG image.
 
-- **Text** (``.txt``, ``.md``) must be UTF-8 (UTF-16 with a byte-order mark is read too).
+- **Text** (``.txt``, ``.md``) must be UTF-8 (UTF-16, with or without a byte-order
+  mark, is read too).
 - **HTML**: the article's main text, without menus, footers and link lists, is taken
   by trafilatura (a maintained extractor, evaluated on thousands of real pages); a
   page with no prose left (an index or home page) is refused.
@@ -133,6 +134,8 @@ def sniff(data: bytes, name: str = "the file") -> str:
             raise DocumentError(_unsupported(name, what))
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         head = head.decode("utf-16", "replace").encode("utf-8")
+    elif codec := bomless_utf16(head):
+        head = head.decode(codec, "replace").encode("utf-8")
     elif b"\x00" in head:
         raise DocumentError(_unsupported(name, "a binary file"))
     if _HTML_START.match(head) or len(_HTML_TAG.findall(head)) >= 5:
@@ -174,12 +177,32 @@ def extract(data: bytes, name: str) -> Extracted:
     return Extracted(text, kind, note)
 
 
+def bomless_utf16(head: bytes) -> str | None:
+    """ "utf-16-le" or "utf-16-be" when ``head`` is UTF-16 text without a byte-order mark
+    (Windows tools write it: every other byte of Latin text is a NUL); else None."""
+    pairs = len(head) // 2
+    if pairs < 2:
+        return None
+    even, odd = head[0 : 2 * pairs : 2], head[1 : 2 * pairs : 2]
+    for zeros, codec in ((odd, "utf-16-le"), (even, "utf-16-be")):
+        if zeros.count(0) >= 0.9 * pairs:
+            try:
+                text = head[: 2 * pairs].decode(codec)
+            except UnicodeDecodeError:
+                return None
+            printable = sum(c.isprintable() or c in "\r\n\t" for c in text)
+            return codec if printable >= 0.95 * len(text) else None
+    return None
+
+
 def decode_text(data: bytes, name: str) -> str:
-    """UTF-8 (or UTF-16 with a byte-order mark) text, or a ``DocumentError`` that says
-    where the first byte that is not UTF-8 stands."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    """UTF-8 (or UTF-16, with a byte-order mark or without one) text, or a
+    ``DocumentError`` that says where the first byte that is not UTF-8 stands."""
+    codec = "utf-16" if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else None
+    codec = codec or bomless_utf16(data[:_SNIFF_BYTES])
+    if codec:
         try:
-            return data.decode("utf-16")
+            return data.decode(codec)
         except UnicodeDecodeError:
             raise DocumentError(
                 f"{name} starts like UTF-16 text but is damaged. Save it as UTF-8 and add it again."

@@ -124,6 +124,7 @@ class OnnxEmbedder:
         order = np.argsort([-len(t) for t in texts], kind="stable")  # less padding
         with tqdm(total=len(texts), desc="Embedding", unit="text", disable=not progress) as bar:
             for start in range(0, len(texts), BATCH_SIZE):
+                stopping.raise_if_requested()  # a stopping server waits one batch, not all
                 rows = order[start : start + BATCH_SIZE]
                 batch = tokenizer.encode_batch([texts[i] for i in rows])
                 feed = {

@@ -361,8 +361,10 @@ class Retriever:
         return [answer for answer in answers if answer is not None]
 
     def _decide(self, question: str, hits: list[Hit], text: str, completed: bool) -> Answer:
-        """Whether ``hits`` answer ``question`` (searched as ``text``), and the words."""
-        read_as = text if completed else question
+        """Whether ``hits`` answer ``question`` (searched as ``text``), and the words.
+        The answer echoes the question as typed only up to the part that was read, and
+        ``read_as`` is what was searched: cleaned of markup, cut, maybe completed."""
+        read_as, question = text, _echo(question)
         if self.mode == "hybrid" and (missing := self._missing_names(text)):
             message = answering.not_mentioned_message(missing, len(self.documents))
             return Answer(question, False, tuple(hits), message, read_as=read_as)
@@ -566,9 +568,16 @@ def _per_question(value: Any, count: int, name: str) -> list[Any]:
 def _invalid(question: object, error: ValueError) -> Answer:
     """The answer to a question that cannot be searched: the reason, in words."""
     message = str(error)
-    return Answer(
-        str(question), False, (), message[:1].upper() + message[1:], read_as=str(question)
-    )
+    shown = _echo(str(question))
+    return Answer(shown, False, (), message[:1].upper() + message[1:], read_as=shown)
+
+
+def _echo(question: str) -> str:
+    """``question`` as an answer repeats it: no longer than the part that is read, and
+    text any JSON encoder takes (a lone surrogate becomes "?")."""
+    limit = answering.MAX_QUESTION_CHARS
+    shown = question if len(question) <= limit else question[:limit] + " …"
+    return shown.encode("utf-8", "replace").decode("utf-8")
 
 
 def _check_mode(mode: object) -> str:

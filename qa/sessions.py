@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa import stopping
 from qa.batching import Batcher
 from qa.corpus import BoilerplateRules, CorpusError, documents_from_texts
 from qa.embedding import Embedder
@@ -57,7 +58,9 @@ Progress = Callable[[float, str], None]
 PASSAGE_OVERHEAD_BYTES = 4_500
 # Sessions whose end is remembered, to tell a person why their documents are gone.
 _REMEMBERED = 10_000
-_NAME_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]+")
+# Control characters, folder separators and the bidirectional controls that make a name
+# read otherwise than it is ("report\u202etxt.exe" shows as "reportexe.txt").
+_NAME_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
 
 
 @dataclass(frozen=True)
@@ -217,7 +220,7 @@ class SessionStore:
         """Read, cut and embed the file at ``path`` into the session (``name`` is what
         the person called it: Gradio passes a temporary path)."""
         path = Path(path)
-        shown = _clean_name(name or path.name)
+        shown = shown_name(name or path.name)
         try:
             size = path.stat().st_size
         except OSError as exc:
@@ -231,7 +234,7 @@ class SessionStore:
         self, session_id: str, data: bytes, name: str, progress: Progress | None = None
     ) -> DocumentInfo:
         """The same as ``add_file`` for a file's content already in memory."""
-        name = _clean_name(name)
+        name = shown_name(name)
         self._check_file_size(name, len(data))
         _tell(progress, 0.0, f"Reading {name}")
         began = time.perf_counter()
@@ -252,7 +255,7 @@ class SessionStore:
         if not isinstance(text, str) or not text.strip():
             raise DocumentError("The pasted text is empty: paste the article's text first.")
         began = time.perf_counter()
-        named = None if name is None else _clean_name(name)
+        named = None if name is None else shown_name(name)
         return self._add(session_id, text, named, "pasted", "", began, progress)
 
     def remove(self, session_id: str, name: str) -> None:
@@ -290,6 +293,7 @@ class SessionStore:
                 name = self._free_name(session, name or f"Pasted text {session.pasted + 1}")
                 self._check_room(session, name, len(text))
             _tell(progress, 0.05, f"Cutting {name} into passages")
+            log.info("Adding a session document: %d characters.", len(text))
             try:
                 [document] = documents_from_texts({name: text}, self._rules)
             except CorpusError as exc:
@@ -298,7 +302,16 @@ class SessionStore:
             def embedded(done: int, total: int) -> None:
                 _tell(progress, 0.1 + 0.85 * done / max(total, 1), f"Embedding {name}")
 
-            retriever = Retriever.from_texts([document], embedder=self._embedder, report=embedded)
+            try:
+                retriever = Retriever.from_texts(
+                    [document], embedder=self._embedder, report=embedded
+                )
+            except KeyboardInterrupt:
+                if not stopping.requested():
+                    raise
+                raise DocumentError(
+                    f"The server is restarting, so {name} was not added. Add it again in a minute."
+                ) from None
             passages = len(retriever.passages)
             info = DocumentInfo(
                 name=name,
@@ -521,7 +534,7 @@ def _memory_estimate(retriever: Retriever, text: str) -> int:
     return vectors + 3 * len(text.encode()) + PASSAGE_OVERHEAD_BYTES * len(passages)
 
 
-def _clean_name(name: str) -> str:
+def shown_name(name: str) -> str:
     """A file name as shown: no folders, no control characters, at most 120 characters."""
     base = _NAME_UNSAFE.sub(" ", str(name).replace("\\", "/").rsplit("/", 1)[-1]).strip()
     return (base or "document")[:120]

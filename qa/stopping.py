@@ -24,6 +24,11 @@ def clear() -> None:
     _requested.clear()
 
 
+def requested() -> bool:
+    """Whether a stop was asked (the app is shutting down, or the person pressed Ctrl-C)."""
+    return _requested.is_set()
+
+
 def raise_if_requested() -> None:
     """Raise ``KeyboardInterrupt`` if a stop was asked, even one a library swallowed."""
     if _requested.is_set():

@@ -40,6 +40,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import gradio as gr
 from gradio.exceptions import InvalidPathError
@@ -223,7 +224,8 @@ class UploadGate:
     An upload (``POST .../gradio_api/upload``) must say its size (``Content-Length``;
     every browser and ``gradio_client`` do) and stay within ``max_request_bytes``; it
     is refused with 503 while the folder, with the uploads in flight, would pass
-    ``max_folder_bytes``. Requests for Gradio's file routes get 404.
+    ``max_folder_bytes``. Requests for Gradio's file routes get 404, and so does a
+    queue stream for a session with no event (``waiting`` says which have one).
     """
 
     def __init__(
@@ -232,9 +234,11 @@ class UploadGate:
         folder: Path,
         max_request_bytes: int = MAX_REQUEST_BYTES,
         max_folder_bytes: int = MAX_FOLDER_BYTES,
+        waiting: Callable[[str], bool] | None = None,
     ):
         self.app = app
         self.folder = folder
+        self.waiting = waiting
         self.max_request_bytes = max_request_bytes
         self.max_folder_bytes = max_folder_bytes
         self._lock = threading.Lock()
@@ -251,6 +255,13 @@ class UploadGate:
         if scope.get("method") == "POST" and path.rstrip("/").endswith("/gradio_api/upload"):
             await self._upload(scope, receive, send)
             return
+        if self.waiting is not None and path.rstrip("/").endswith("/gradio_api/queue/data"):
+            # Gradio answers a stream for a session with no event by raising inside the
+            # stream it already started: a traceback in the log per such request.
+            session = parse_qs(scope.get("query_string", b"").decode(errors="replace"))
+            if not self.waiting((session.get("session_hash") or [""])[0]):
+                await _refuse(send, 404, "No event of this session is waiting.")
+                return
         await self.app(scope, receive, send)
 
     async def _upload(self, scope: Scope, receive: Receive, send: Send) -> None:

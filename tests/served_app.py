@@ -30,6 +30,13 @@ def free_port() -> int:
 def serve_app(workdir: Path, **extra_env: str) -> Iterator[str]:
     """Run the app until the block ends; yield its URL once it answers HTTP requests.
     ``extra_env``: more environment for the app (e.g. ``QA_UPLOAD_MAX_AGE="4"``)."""
+    with run_app(workdir, **extra_env) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def run_app(workdir: Path, **extra_env: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``serve_app``, yielding the app's process too (to stop it in the block)."""
     port = free_port()
     env = {
         **os.environ,
@@ -54,7 +61,7 @@ def serve_app(workdir: Path, **extra_env: str) -> Iterator[str]:
         )
         try:
             _wait_until_serving(process, url, log_path)
-            yield url
+            yield url, process
         finally:
             stopped = _stop(process)
         if not stopped:  # only when the block itself passed: never hide its error
@@ -92,6 +99,8 @@ def mcp_call(url: str, work: Any) -> Any:
 def _stop(process: subprocess.Popen) -> bool:
     """SIGTERM, then SIGKILL; False when the app needed the kill. A stopping app closes
     its open streams after a few seconds (app.py's SHUTDOWN_SECONDS)."""
+    if process.poll() is not None:
+        return True
     process.terminate()
     try:
         process.wait(timeout=STOP_TIMEOUT)

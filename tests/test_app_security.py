@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from served_app import mcp_call, serve_app, upload_folder_of
+from served_app import mcp_call, run_app, serve_app, upload_folder_of
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = "corpus/france-allies-begin-military-withdrawal-from-mali.txt"
@@ -249,6 +249,7 @@ def test_refusals_are_one_line_each_in_the_server_log(served, canary):
     before = (workdir / "app.log").read_text(errors="replace")
     run_event(base, _index(found, "chat"), ["hi", [file_data(str(canary))], "both"], "s1")
     run_event(base, _index(found, "search"), ["Mali?", 10**9, [], "both"], "s2")
+    assert status_of(f"{base}gradio_api/queue/data?session_hash=nobody") == 404
     time.sleep(0.5)
     added = (workdir / "app.log").read_text(errors="replace")[len(before) :]
     assert "Traceback" not in added, added
@@ -347,3 +348,104 @@ def test_an_upload_over_the_limit_is_refused_before_it_is_stored(served):
     assert "up to 64 MB" in response.read().decode()
     connection.close()
     assert files_below(upload_folder_of(base)) == before
+
+
+def mcp_raw(base: str, calls: list[str]) -> list[str]:
+    """Send JSON-RPC texts as they are (a lone surrogate stays an escape, which the MCP
+    client cannot send) to the MCP endpoint, after the handshake; the reply bodies."""
+    url = base + "gradio_api/mcp/"
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    hello = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-03-26",
+            "capabilities": {},
+            "clientInfo": {"name": "attacker", "version": "1"},
+        },
+    }
+    request = urllib.request.Request(url, json.dumps(hello).encode(), headers)
+    with OPENER.open(request, timeout=30) as response:
+        session = response.headers.get("mcp-session-id")
+        response.read()
+    if session:
+        headers["mcp-session-id"] = session
+    done = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}).encode()
+    with OPENER.open(urllib.request.Request(url, done, headers), timeout=30) as response:
+        response.read()
+    replies = []
+    for text in calls:
+        request = urllib.request.Request(url, text.encode(), headers)
+        try:
+            with OPENER.open(request, timeout=60) as response:
+                replies.append(response.read().decode(errors="replace"))
+        except urllib.error.HTTPError as exc:
+            replies.append(f"HTTP {exc.code}: {exc.read().decode(errors='replace')}")
+    return replies
+
+
+def test_mcp_answers_odd_questions_and_logs_no_traceback(served):
+    base, workdir = served
+    before = (workdir / "app.log").read_text(errors="replace")
+    call = (
+        '{"jsonrpc": "2.0", "id": %d, "method": "tools/call", "params": {"name": "%s", '
+        '"arguments": {"question": "%s", "k": %s}}}'
+    )
+    lone, bad_k = mcp_raw(
+        base,
+        [
+            call % (1, "ask", "How many \\ud800troops does the UN have in Mali?", "3"),
+            call % (2, "search", "Mali?", "1000000000"),
+        ],
+    )
+    assert '\\"found\\": true' in lone and '"isError":false' in lone.replace(" ", ""), lone
+    assert "less than or equal to 20" in bad_k, bad_k
+    time.sleep(0.5)
+    assert "Traceback" not in (workdir / "app.log").read_text(errors="replace")[len(before) :]
+
+
+# --- Stopping -----------------------------------------------------------------------------
+
+
+def test_a_stop_during_an_upload_tells_the_visitor_and_logs_no_traceback(tmp_path):
+    """SIGTERM (a Space restarting) while a long document is being added, with a page
+    connected: the visitor reads why, the app exits within seconds, the log stays clean."""
+    import threading
+
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+    from gradio_client.utils import Status
+
+    paragraph = "The committee met on Tuesday and agreed on the budget for the new tram line. "
+    text = "A long report\n" + "\n".join(paragraph * 4 for _ in range(450))  # 150,000 chars
+    with run_app(tmp_path) as (url, process):
+        heartbeat = threading.Thread(
+            target=lambda: _read_quietly(f"{url}gradio_api/heartbeat/page1"), daemon=True
+        )
+        heartbeat.start()
+        client = Client(url, verbose=False)
+        job = client.submit(text, "report.txt", api_name="/add_document")
+        log = tmp_path / "app.log"
+        deadline = time.monotonic() + 60
+        # Stop once the client's stream is open (it reported the start) and the document
+        # is being added: a client that connects after the stop has nothing to be told.
+        while time.monotonic() < deadline and not (
+            job.status().code == Status.PROCESSING
+            and "Adding a session document" in log.read_text(errors="replace")
+        ):
+            time.sleep(0.05)
+        process.terminate()
+        with pytest.raises(AppError, match=r"The server is restarting, so report\.txt was not"):
+            job.result(timeout=30)
+        process.wait(timeout=20)
+    text = log.read_text(errors="replace")
+    assert "Traceback" not in text and "graceful shutdown exceeded" not in text, text[-3000:]
+
+
+def _read_quietly(url: str) -> None:
+    try:
+        with OPENER.open(url, timeout=60) as response:
+            response.read()
+    except OSError:
+        pass

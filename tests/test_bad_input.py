@@ -71,6 +71,18 @@ def test_odd_questions_are_answered_or_declined_in_words(real_retriever, questio
 
 
 @pytest.mark.slow
+def test_a_huge_question_is_echoed_once_cut_and_read_without_markup(real_retriever):
+    question = "<b>How many troops does the UN have in Mali?</b> " + "Mali " * 200_000
+    reply = real_retriever.ask(question).to_dict()
+    assert len(json.dumps(reply)) < 20_000  # was over 2 MB: the question twice
+    assert reply["question"].startswith("<b>How many troops") and reply["question"].endswith("…")
+    assert reply["read_as"].startswith("How many troops does the UN have in Mali? Mali")
+    assert "<b>" not in reply["read_as"] and len(reply["read_as"]) <= 1_000
+    lone = real_retriever.ask("How many \ud800troops does the UN have in Mali?").to_dict()
+    json.dumps(lone).encode("utf-8")  # no lone surrogate left to break a JSON encoder
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("question", ["", " ", "\n\t  \u3000", "\x00\x00", "\u200b"])
 def test_empty_questions(real_retriever, question):
     with pytest.raises(ValueError, match="question is empty"):

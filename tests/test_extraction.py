@@ -127,6 +127,13 @@ def test_utf16_with_a_byte_order_mark_is_read():
     assert decode_text(codecs.BOM_UTF16_LE + text.encode("utf-16-le"), "a.txt") == text
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_is_read_not_called_binary(codec):
+    text = "Lake news\nLake Halden froze on 3 January, the earliest in 40 years.\n"
+    extracted = extract(text.encode(codec), "lake.txt")
+    assert (extracted.text, extracted.kind) == (text, "text")
+
+
 # Web pages
 
 

@@ -15,7 +15,7 @@ from documents import ARTICLE_HTML, make_pdf, make_scanned_pdf
 
 from qa.extraction import DocumentError
 from qa.retriever import Retriever
-from qa.sessions import Limits, SessionStore
+from qa.sessions import Limits, SessionStore, shown_name
 
 BAKERY = "Bakery opens in Bamako\nThe new bakery sells forty kinds of bread every morning.\n"
 GARDEN = "Garden news\nThe community garden grows tomatoes and peppers near the river.\n"
@@ -91,6 +91,13 @@ def test_pasted_texts_and_clashing_names_get_names_of_their_own(store, base):
     assert store.add_text(sid, "Title\nA text named like the article.", bundled).name != bundled
     hits = store.search(sid, "bread tomatoes troops text", k=50)
     assert {h.source for h in hits} <= {d.name for d in store.documents(sid)} | {bundled}
+
+
+def test_a_name_cannot_hide_what_it_is_with_direction_marks(store):
+    sid = store.create()
+    info = store.add_bytes(sid, b"Title\nA text with a deceiving name.", "report\u202etxt.exe")
+    assert info.name == "report txt.exe"
+    assert shown_name("\u2067notes\u2069.txt\u200f") == "notes .txt"
 
 
 def test_files_of_every_kind_and_what_each_hit_says(store, tmp_path):
