@@ -182,7 +182,7 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
     tokenizer is not thread-safe) serves them all one call at a time, under
     ``store.model_lock``, which the store takes itself.
     """
-    store = store or qa.SessionStore(retriever, batched=True)
+    store = store or qa.SessionStore(retriever, qa.Limits.from_environment(), batched=True)
     # Gradio reads the folder when each component is made: choose it first.
     folder = uploads.upload_folder(_port())
 
@@ -421,7 +421,7 @@ def build_server(retriever: qa.Retriever) -> Any:
     """The whole web app: the Gradio page and API, with the MCP server beside it."""
     from fastapi import FastAPI
 
-    store = qa.SessionStore(retriever, batched=True)
+    store = qa.SessionStore(retriever, qa.Limits.from_environment(), batched=True)
     demo = build_app(retriever, store)
     folder = uploads.upload_folder(_port())
     if freed := uploads.clean_at_start(folder, _port()):

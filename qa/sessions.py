@@ -3,8 +3,10 @@
 Each browser session gets an id (``SessionStore.create``); its documents live in this
 process's memory under that id, are searched only for that id, and are never written
 anywhere: not to the shared index cache, not to disk. A session is dropped when the
-app says it ended (``close``), after ``Limits.idle_minutes`` without use, or, when all
-sessions together pass ``Limits.max_total_mb``, oldest idle first to make room.
+app says it ended (``close``), after ``Limits.idle_minutes`` without use, or, when the
+process's resident memory (measured, ``qa.memory``) would pass ``Limits.max_rss_mb``
+with a new document, oldest idle first to make room. Documents are added one at a
+time across all sessions, so the memory one takes while it is embedded is counted once.
 
 The bundled corpus is never embedded again: a person's document is its own small
 index, and a question searches the bundled index, theirs, or both
@@ -40,13 +42,13 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import stopping
+from qa import memory, stopping
 from qa.batching import Batcher
 from qa.corpus import BoilerplateRules, CorpusError, documents_from_texts
 from qa.embedding import Embedder
 from qa.extraction import DocumentError, extract
 from qa.retriever import Retriever
-from qa.types import Answer, Hit
+from qa.types import Answer, Document, Hit
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,9 @@ SCOPES = ("both", "bundled", "mine")
 Progress = Callable[[float, str], None]
 # Memory of one passage besides its vectors and text (see _memory_estimate).
 PASSAGE_OVERHEAD_BYTES = 4_500
+# What a document of N characters adds to the process once embedded, for making room
+# before it is added (measured by bench/session_memory.py).
+EXPECTED_BYTES_PER_CHAR = 40
 # Sessions whose end is remembered, to tell a person why their documents are gone.
 _REMEMBERED = 10_000
 # Control characters, folder separators and the bidirectional controls that make a name
@@ -73,7 +78,7 @@ class Limits:
     max_documents: int = 20  # documents per session
     max_session_chars: int = 500_000  # text of all of a session's documents
     max_session_passages: int = 2_500  # passages of all of a session's documents
-    max_total_mb: float = 1024.0  # memory held by every session's documents together
+    max_rss_mb: float = 1536.0  # the process's resident memory a new document must fit in
     idle_minutes: float = 60.0  # a session unused this long is dropped
     evict_after_idle_seconds: float = 120.0  # only sessions idle this long make room
     max_sessions: int = 10_000  # open sessions (an empty one costs about a kilobyte)
@@ -82,6 +87,19 @@ class Limits:
         for name, value in vars(self).items():
             if not value > 0:
                 raise ValueError(f"Limits.{name} must be > 0, got {value!r}")
+
+    @classmethod
+    def from_environment(cls) -> Limits:
+        """The defaults, with ``QA_MAX_RSS_MB`` (the memory bound of a server) if set."""
+        text = os.environ.get("QA_MAX_RSS_MB", "").strip()
+        if not text:
+            return cls()
+        try:
+            return cls(max_rss_mb=float(text))
+        except ValueError:
+            raise ValueError(
+                f"QA_MAX_RSS_MB must be a number of megabytes > 0, got {text!r}"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -93,7 +111,7 @@ class DocumentInfo:
     kind: str  # "text", "markdown", "html", "pdf" or "pasted"
     words: int
     passages: int
-    memory_bytes: int  # an estimate of what it holds in memory
+    memory_bytes: int  # an estimate of what it holds in memory (the budget counts RSS)
     seconds: float  # time to read, cut and embed it
     note: str = ""  # e.g. "notes.txt holds a PDF, not plain text: read as pdf."
 
@@ -146,7 +164,8 @@ class SessionStore:
     serves the bundled corpus alone), or hold ``model_lock`` around any other use of
     ``base``'s model. ``batched``: questions over the bundled corpus alone are
     answered in batches by one worker thread (``batcher``), each caller its own
-    answer, the same answer it gets unbatched.
+    answer, the same answer it gets unbatched. ``resident`` reads the process's
+    resident memory in bytes, which the budget counts (tests pass their own).
     """
 
     def __init__(
@@ -157,8 +176,12 @@ class SessionStore:
         model_lock: threading.RLock | None = None,
         clock: Callable[[], float] = time.monotonic,
         batched: bool = False,
+        resident: Callable[[], int | None] = memory.resident_bytes,
     ):
         self.limits = limits or Limits()
+        self._resident = resident
+        self._baseline = resident() or 0  # for the estimate where RSS cannot be read
+        self._adding = threading.Lock()  # one document embedded at a time, all sessions
         self.model_lock = model_lock or threading.RLock()
         self._embedder = _LockedEmbedder(base.embedder, self.model_lock)
         self._base = base.with_embedder(self._embedder)
@@ -203,6 +226,12 @@ class SessionStore:
         """What all sessions' documents hold, by ``DocumentInfo.memory_bytes``."""
         with self._lock:
             return sum(s.memory() for s in self._sessions.values())
+
+    def resident_bytes(self) -> int:
+        """The process's resident memory, which the budget counts; where it cannot be
+        read, the memory at start plus every document's estimate."""
+        measured = self._resident()
+        return measured if measured is not None else self._baseline + self.memory_bytes()
 
     def __len__(self) -> int:
         with self._lock:
@@ -292,47 +321,59 @@ class SessionStore:
                 pasted = name is None
                 name = self._free_name(session, name or f"Pasted text {session.pasted + 1}")
                 self._check_room(session, name, len(text))
-            _tell(progress, 0.05, f"Cutting {name} into passages")
-            log.info("Adding a session document: %d characters.", len(text))
+            if not self._adding.acquire(blocking=False):
+                _tell(progress, 0.02, f"Waiting for another visitor's document before {name}")
+                self._adding.acquire()
             try:
-                [document] = documents_from_texts({name: text}, self._rules)
-            except CorpusError as exc:
-                raise DocumentError(str(exc)) from None
-
-            def embedded(done: int, total: int) -> None:
-                _tell(progress, 0.1 + 0.85 * done / max(total, 1), f"Embedding {name}")
-
-            try:
-                retriever = Retriever.from_texts(
-                    [document], embedder=self._embedder, report=embedded
+                with self._lock:
+                    self._make_room(session_id, len(text) * EXPECTED_BYTES_PER_CHAR, name)
+                retriever, document = self._embed(text, name, progress)
+                passages = len(retriever.passages)
+                info = DocumentInfo(
+                    name=name,
+                    title=document.title,
+                    kind=kind,
+                    words=len(text.split()),
+                    passages=passages,
+                    memory_bytes=_memory_estimate(retriever, text),
+                    seconds=round(time.perf_counter() - began, 3),
+                    note=note,
                 )
-            except KeyboardInterrupt:
-                if not stopping.requested():
-                    raise
-                raise DocumentError(
-                    f"The server is restarting, so {name} was not added. Add it again in a minute."
-                ) from None
-            passages = len(retriever.passages)
-            info = DocumentInfo(
-                name=name,
-                title=document.title,
-                kind=kind,
-                words=len(text.split()),
-                passages=passages,
-                memory_bytes=_memory_estimate(retriever, text),
-                seconds=round(time.perf_counter() - began, 3),
-                note=note,
-            )
-            with self._lock:
-                self._check_passages(session, name, passages)
-                self._make_room(session_id, info.memory_bytes, name)
-                session = self._session(session_id)  # it may have been swept meanwhile
-                session.documents[name] = (info, retriever)
-                session.pasted += pasted
-                session.combined.clear()
+                with self._lock:
+                    self._check_passages(session, name, passages)
+                    session = self._session(session_id)  # it may have been swept meanwhile
+                    session.documents[name] = (info, retriever)
+                    session.pasted += pasted
+                    session.combined.clear()
+            finally:
+                memory.release()  # what embedding took and freed goes back to the system
+                self._adding.release()
         _tell(progress, 1.0, f"{name} is ready: {passages} passages")
         log.info("Session document added: %d passages in %.2f s", passages, info.seconds)
         return info
+
+    def _embed(self, text: str, name: str, progress: Progress | None) -> tuple[Retriever, Document]:
+        """The document's own small index: its text cut into passages and embedded."""
+        _tell(progress, 0.05, f"Cutting {name} into passages")
+        log.info("Adding a session document: %d characters.", len(text))
+        try:
+            [document] = documents_from_texts({name: text}, self._rules)
+        except CorpusError as exc:
+            raise DocumentError(str(exc)) from None
+
+        def embedded(done: int, total: int) -> None:
+            _tell(progress, 0.1 + 0.85 * done / max(total, 1), f"Embedding {name}")
+
+        try:
+            return Retriever.from_texts([document], embedder=self._embedder, report=embedded), (
+                document
+            )
+        except KeyboardInterrupt:
+            if not stopping.requested():
+                raise
+            raise DocumentError(
+                f"The server is restarting, so {name} was not added. Add it again in a minute."
+            ) from None
 
     # ---- Questions ----------------------------------------------------------------
 
@@ -499,23 +540,29 @@ class SessionStore:
             )
 
     def _make_room(self, session_id: str, needed: int, name: str) -> None:
-        """Drop the sessions idle longest until ``needed`` more bytes fit the global
-        budget; refuse when only active sessions are left. Call with ``_lock`` held."""
-        budget = int(self.limits.max_total_mb * 1_000_000)
-        used = sum(s.memory() for s in self._sessions.values())
-        if used + needed <= budget:
+        """Before a document is added: drop the sessions idle longest until the process's
+        resident memory plus ``needed`` fits ``Limits.max_rss_mb``; refuse when only
+        active sessions are left. Call with ``_lock`` held."""
+        budget = int(self.limits.max_rss_mb * 1_000_000)
+        if self.resident_bytes() + needed <= budget:
             return
         cutoff = self._clock() - self.limits.evict_after_idle_seconds
         for sid in [sid for sid, s in self._sessions.items() if sid != session_id]:
             session = self._sessions[sid]
             if session.last_used > cutoff or not session.documents:
                 continue
-            used -= session.memory()
             del self._sessions[sid]
+            del session
             self._remember(sid, "the server needed the memory for other visitors")
+            memory.release(collect=True)
             log.info("Evicted an idle session to make room for a new document.")
-            if used + needed <= budget:
+            if self.resident_bytes() + needed <= budget:
                 return
+        log.info(
+            "Refused a document: %d MB resident, %d MB budget.",
+            self.resident_bytes() // 1_000_000,
+            budget // 1_000_000,
+        )
         raise DocumentError(
             f"The server is holding as many documents as it can right now, so {name} was "
             "not added. Try again in a few minutes, or ask the bundled article."

@@ -15,7 +15,7 @@ from documents import ARTICLE_HTML, make_pdf, make_scanned_pdf
 
 from qa.extraction import DocumentError
 from qa.retriever import Retriever
-from qa.sessions import Limits, SessionStore, shown_name
+from qa.sessions import EXPECTED_BYTES_PER_CHAR, Limits, SessionStore, shown_name
 
 BAKERY = "Bakery opens in Bamako\nThe new bakery sells forty kinds of bread every morning.\n"
 GARDEN = "Garden news\nThe community garden grows tomatoes and peppers near the river.\n"
@@ -206,29 +206,66 @@ def test_idle_sessions_are_dropped_and_told(store, clock):
     assert store.ask(sid, "bread", scope="bundled").passages  # the article still answers
 
 
+def counted_store(base, clock, budget_bytes: float) -> SessionStore:
+    """A store whose "resident memory" is 100 MB plus its documents' estimates, so the
+    budget's decisions are exact in a test (the app's store reads the real RSS)."""
+    stores: list[SessionStore] = []
+    limits = Limits(max_rss_mb=(100_000_000 + budget_bytes) / 1_000_000)
+    store = SessionStore(
+        base,
+        limits,
+        clock=clock,
+        resident=lambda: 100_000_000 + sum(s.memory_bytes() for s in stores),
+    )
+    stores.append(store)
+    return store
+
+
 def test_a_full_server_evicts_the_sessions_idle_longest(base, clock):
     probe = SessionStore(base, clock=clock)
     one = probe.add_text(probe.create(), BAKERY).memory_bytes
-    store = SessionStore(base, Limits(max_total_mb=2.5 * one / 1_000_000), clock=clock)
-    old, recent, me = store.create(), store.create(), store.create()
+    expected = len(BAKERY) * EXPECTED_BYTES_PER_CHAR  # what the store sets aside for one
+    store = counted_store(base, clock, 2 * one + expected + 1)
+    old, recent, me, later = store.create(), store.create(), store.create(), store.create()
     store.add_text(old, BAKERY)
     clock.now += 600
     store.add_text(recent, BAKERY)
     clock.now += 600
-    store.add_text(me, BAKERY)  # over budget: the session idle longest goes
-    assert store.documents(recent) and store.documents(me)
+    store.add_text(me, BAKERY)  # 2 held + this one fit
+    assert all(store.documents(s) for s in (old, recent, me))
+    clock.now += 600
+    store.add_text(later, BAKERY)  # 3 held + this one do not: the session idle longest goes
+    assert store.documents(recent) and store.documents(me) and store.documents(later)
     message = store.ask(old, "bread", scope="mine").message
     assert "needed the memory for other visitors" in message
-    assert store.memory_bytes() <= 2.5 * one
+    assert store.memory_bytes() <= 3 * one
 
 
-def test_a_full_server_of_active_sessions_refuses_politely(base, clock):
+def test_a_full_server_of_active_sessions_refuses_politely(base, clock, caplog):
+    caplog.set_level("INFO", logger="qa.sessions")
     probe = SessionStore(base, clock=clock)
     one = probe.add_text(probe.create(), BAKERY).memory_bytes
-    store = SessionStore(base, Limits(max_total_mb=1.5 * one / 1_000_000), clock=clock)
+    store = counted_store(base, clock, one + len(GARDEN) * EXPECTED_BYTES_PER_CHAR - 1)
     store.add_text(store.create(), BAKERY)
     with pytest.raises(DocumentError, match="holding as many documents as it can right now"):
         store.add_text(store.create(), GARDEN)  # the other session was active a moment ago
+    assert "Refused a document" in caplog.text
+
+
+def test_the_store_counts_the_real_resident_memory(base):
+    store = SessionStore(base)
+    measured = store.resident_bytes()
+    with open("/proc/self/status") as status:
+        rss = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS"))
+    assert abs(measured - rss) < 50_000_000  # the same number, read a moment apart
+
+
+def test_a_bad_memory_bound_in_the_environment_is_named(monkeypatch):
+    monkeypatch.setenv("QA_MAX_RSS_MB", "lots")
+    with pytest.raises(ValueError, match="QA_MAX_RSS_MB must be a number of megabytes"):
+        Limits.from_environment()
+    monkeypatch.setenv("QA_MAX_RSS_MB", "900")
+    assert Limits.from_environment().max_rss_mb == 900
 
 
 def test_too_many_sessions_drops_the_oldest(base, clock):
