@@ -159,17 +159,20 @@ def _unsupported(name: str, what: str) -> str:
     )
 
 
-def extract(data: bytes, name: str) -> Extracted:
-    """The text of the file ``name`` holding ``data``, read as what it really is."""
+def extract(data: bytes, name: str, encoding: str | None = None) -> Extracted:
+    """The text of the file ``name`` holding ``data``, read as what it really is.
+
+    ``encoding`` (a codec name, such as the charset a web server declared) decodes HTML
+    and text instead of the UTF-8 rule and trafilatura's guess; a PDF ignores it."""
     kind = sniff(data, name)
     suffix = name[name.rfind(".") :].lower() if "." in name else ""
     named = SUFFIXES.get(suffix)
     if kind == "pdf":
         text = pdf_text(data, name)
     elif kind == "html":
-        text = html_text(data, name)
+        text = html_text(data if encoding is None else data.decode(encoding, "replace"), name)
     else:
-        text = decode_text(data, name)
+        text = decode_text(data, name) if encoding is None else data.decode(encoding, "replace")
         kind = "markdown" if named == "markdown" else "text"
     note = ""
     if named is not None and named != kind and {named, kind} != {"text", "markdown"}:
