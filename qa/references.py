@@ -49,6 +49,11 @@ _RELATIONAL = frozenset(
     "size number name cost role position reason date aim goal strength length impact "
     "end start part rest head leader spokesman future history".split()
 )
+# Words after "it" that make it an event or a claim, not a thing named before.
+_EVENT_WORDS = frozenset(
+    "happen happened happens mean means meant matter matters true false possible so "
+    "right wrong".split()
+)
 # Past participles that do not end in -ed: "When was that said?".
 _PARTICIPLES = frozenset("said told sent made brought kept held done written signed".split())
 # How adjectives of nationality end: "French", "British", "Chinese", "Malian".
@@ -159,6 +164,8 @@ def _role(bare: list[str], i: int) -> str | None:
     if word in ("he", "she", "they"):
         return "subject"
     if word == "it":
+        if after in _EVENT_WORDS:
+            return None  # "Why did it happen?", "Is it true?": an event, not a phrase
         # "When was it issued?", "said it will": a subject; "Who signed it?": an object.
         subject = not before or before in AUX | WH or after in AUX or verb_like(after)
         return "subject" if subject else "object"

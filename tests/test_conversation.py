@@ -202,6 +202,8 @@ def test_a_chain_of_follow_ups_reads_each_in_turn():
         # "this"/"that" for a whole event, or as a conjunction, is not a thing.
         "Why is that?",
         "Is that true?",
+        "Is it true?",
+        "Why did it happen?",
         "What does the statement that France signed say?",
         # A pronoun with an antecedent before it in the question itself.
         "What do European countries say about their mission?",
