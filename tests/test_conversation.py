@@ -230,7 +230,8 @@ def test_nothing_to_borrow_leaves_the_question_alone():
 
 
 def test_the_shipped_question_set_is_never_rewritten_after_another_of_its_questions():
-    """The 117 stand-alone questions, each after every other one: no cue, no change."""
+    """The main set's stand-alone questions, each after every other one: no cue, no
+    change."""
     questions = [q.question for q in load_questions(ROOT / "tests" / "questions.jsonl")]
     for question in questions:
         for previous in questions:
