@@ -11,9 +11,10 @@ question it stands for, from the questions before it:
 - **a bare question word**: "Why?", "By when?", "Where?" take the earlier question's
   frame ("By when will the allies stay engaged?");
 - **pronouns and "there"** with nothing to refer to in the question itself ("What did
-  he say?", "How many of them died there?", "Who is its spokesman?") are replaced by
-  the earlier question's subject, object or place, chosen by role and agreement
-  (a person for "he", a plural for "they").
+  he say?", "How many of them died there?", "Who is its spokesman?", "When was it
+  issued?") are replaced by the earlier question's subject, object, question word
+  ("those who signed ...") or place, chosen by role and agreement (a person for
+  "he", a plural for "they"): ``qa.references``.
 
 A question that stands on its own is returned exactly as it is: no cue, no change.
 There is no parser here, only word lists and the shape of English questions, so the
@@ -28,21 +29,17 @@ from collections.abc import Sequence
 from qa.answering import prepare_question
 from qa.question_shape import (
     AUX,
-    BE,
     DETERMINERS,
     OPENERS,
-    PLACE_PREPOSITIONS,
     PREPOSITIONS,
-    SUBJECT_PRONOUNS,
     TRAILING,
     WH,
-    Phrase,
     Shape,
     bare_word,
     is_place,
-    nounish,
     parse,
 )
+from qa.references import in_place, resolve_references
 
 # A completed follow-up is searched with its own words too: the model's vector of the
 # completed question plus this weight times that of the question as typed, because
@@ -59,23 +56,6 @@ MAX_FRAGMENT_WORDS = 6
 # keyword search ("russian mercenaries in mali") is never taken for a follow-up.
 MAX_BARE_FRAGMENT_WORDS = 3
 
-_OBJECT_PRONOUNS = frozenset("him it them".split())
-_POSSESSIVES = frozenset("his its their".split())
-_DEMONSTRATIVES = frozenset("this that these those".split())
-_PERSONAL = frozenset("he she him his her".split())
-_PLURAL_PRONOUNS = frozenset("they them their".split())
-# Nouns that name a person: "he" and "she" refer to these, "it" never does.
-_PERSON_NOUNS = frozenset(
-    "spokesman spokeswoman spokesperson president leader minister premier chief "
-    "general commander official officer man woman king queen prince ambassador "
-    "envoy secretary chancellor head director ceo founder author reporter soldier "
-    "colonel captain mayor governor senator judge".split()
-)
-# Relational nouns: "the size of its army" does not give "its" an antecedent.
-_RELATIONAL = frozenset(
-    "size number name cost role position reason date aim goal strength length impact "
-    "end start part rest head leader spokesman future history".split()
-)
 _ADVERBS = frozenset("really why ok okay yes no sure right thanks please again".split())
 
 
@@ -136,7 +116,7 @@ def _resolve(question: str, previous: list[str]) -> str | None:
         return _ask_again(rest, shapes[0])
     if fragment == "phrase":
         return _substitute(rest, shapes[0])
-    resolved = _resolve_references(rest, shapes)
+    resolved = resolve_references(rest, shapes)
     if resolved is None:
         return None
     return _sentence(resolved)
@@ -211,217 +191,11 @@ def _substitute(rest: list[str], previous: Shape) -> str | None:
             stripped = [w for w in new if bare_word(w) != "the"]
             return _sentence(words[: modifiers[0]] + stripped + words[modifiers[-1] + 1 :])
         return _sentence([*words[: noun.end], "of", *new, *words[noun.end :]])
-    names = [n for n in previous.names if not _in_place(n, previous)] or list(previous.names)
+    names = [n for n in previous.names if not in_place(n, previous)] or list(previous.names)
     if names:
         target = names[0]
         return _sentence(words[: target.start] + new + words[target.end :])
     return _sentence([*words, "—", "and", "what", "about", *new])
-
-
-def _resolve_references(rest: list[str], shapes: list[Shape]) -> list[str] | None:
-    """``rest`` with each pronoun, "there" and "how many of them" that has nothing to
-    refer to in the question replaced from the earlier questions; None if none."""
-    words = [w.strip("?!") for w in rest]
-    bare = [bare_word(w) for w in words]
-    changed = False
-    out: list[str] = []
-    i = 0
-    while i < len(words):
-        word, low = words[i], bare[i]
-        if (
-            low in ("many", "much")
-            and i >= 1
-            and bare[i - 1] == "how"
-            and i + 2 < len(words)
-            and bare[i + 1] == "of"
-            and bare[i + 2] in ("them", "those", "these")
-            and not _has_antecedent(words, bare, i)
-        ):
-            noun = _group_of(shapes)
-            if noun is not None:
-                out += [word, *noun]
-                i += 3
-                changed = True
-                continue
-        if (
-            low == "many"
-            and i >= 1
-            and bare[i - 1] == "how"
-            and i + 1 < len(words)
-            and (bare[i + 1] in AUX or bare[i + 1].endswith("ed"))  # "how many died?"
-        ):
-            noun = _group_of(shapes)
-            if noun is not None:
-                out += [word, *noun]
-                i += 1
-                changed = True
-                continue
-        if low == "there" and _is_place_there(bare, i) and not _has_place(bare[:i]):
-            place = _place_of(shapes)
-            out += place
-            i += 1
-            changed = True
-            continue
-        if _is_reference(bare, i) and not _has_antecedent(words, bare, i):
-            phrase = _antecedent(low, bare, i, shapes)
-            if phrase is not None:
-                if low in _POSSESSIVES or (low == "her" and i + 1 < len(bare)):
-                    out.append(_possessive(phrase))
-                else:
-                    out += phrase
-                i += 1
-                changed = True
-                continue
-        if low in _DEMONSTRATIVES and i + 1 < len(words) and nounish(bare[i + 1]):
-            phrase = _same_head(bare[i + 1], shapes)
-            if phrase is not None and not _has_antecedent(words, bare, i):
-                out += phrase
-                i += 2
-                changed = True
-                continue
-        out.append(word)
-        i += 1
-    return out if changed else None
-
-
-def _is_reference(bare: list[str], i: int) -> bool:
-    word = bare[i]
-    # Not "this"/"that": they stand for whole events, which no phrase replaces.
-    return word in SUBJECT_PRONOUNS | _POSSESSIVES | {"him", "them", "her"}
-
-
-def _has_antecedent(words: list[str], bare: list[str], i: int) -> bool:
-    """Whether something before position ``i`` can be what the pronoun there means:
-    a name, or a noun phrase with an article ("the allies ... their")."""
-    for j in range(i):
-        if j > 0 and words[j][:1].isupper() and bare[j] not in WH | AUX | {"i"}:
-            return True
-        if words[j].isupper() and len(bare[j]) > 1:
-            return True
-        if bare[j] in ("the", "a", "an") and j + 1 < i and nounish(bare[j + 1]):
-            after = next((k for k in range(j + 1, i) if not nounish(bare[k])), i)
-            if after < len(bare) and bare[after] == "of" and bare[after - 1] in _RELATIONAL:
-                continue  # "the size of its army": a measure, not what "its" means
-            return True
-    return False
-
-
-def _is_place_there(bare: list[str], i: int) -> bool:
-    """ "there" as a place ("died there"), not the empty subject of "are there" or
-    "there is"."""
-    before = bare[i - 1] if i else ""
-    after = bare[i + 1] if i + 1 < len(bare) else ""
-    return before not in BE and after not in AUX | {"'s", "seems", "remain", "remains"}
-
-
-def _has_place(bare: list[str]) -> bool:
-    return any(
-        w in PLACE_PREPOSITIONS and j + 1 < len(bare) and nounish(bare[j + 1])
-        for j, w in enumerate(bare)
-    )
-
-
-def _antecedent(pronoun: str, bare: list[str], i: int, shapes: list[Shape]) -> list[str] | None:
-    """What ``pronoun`` (at position ``i``) stands for, from the most recent question
-    that offers something that agrees with it."""
-    as_subject = pronoun in SUBJECT_PRONOUNS and (i == 0 or bare[i - 1] in AUX | WH)
-    as_object = not as_subject and pronoun not in _POSSESSIVES
-    for shape in shapes:
-        candidates: list[Phrase] = []
-        if as_object:
-            candidates += [*reversed(shape.objects)]
-        if shape.subject is not None:
-            candidates.append(shape.subject)
-        if shape.wh_noun is not None and shape.wh_noun not in candidates:
-            candidates.append(shape.wh_noun)
-        candidates += [n for n in shape.names if not _in_place(n, shape)]
-        for phrase in candidates:
-            if _agrees(pronoun, phrase):
-                return _with_article(phrase, shape)
-    return None
-
-
-def _agrees(pronoun: str, phrase: Phrase) -> bool:
-    person = _is_person(phrase)
-    plural = _is_plural(phrase)
-    if pronoun in _PERSONAL:
-        return (person or _is_proper(phrase)) and not plural
-    if pronoun in _PLURAL_PRONOUNS:
-        return plural
-    return not person and not plural  # it, its
-
-
-def _is_person(phrase: Phrase) -> bool:
-    heads = [bare_word(w) for w in phrase.words]
-    if any(w in _PERSON_NOUNS for w in heads):
-        return True
-    capitals = [w for w in phrase.words if w[:1].isupper() and not w.isupper()]
-    return len(capitals) >= 2 and len(capitals) == len(phrase.words)  # "Olivier Salgado"
-
-
-def _is_proper(phrase: Phrase) -> bool:
-    return all(w[:1].isupper() for w in phrase.words if bare_word(w) != "the") and not any(
-        w.isupper() and len(w) > 1 for w in phrase.words
-    )
-
-
-def _is_plural(phrase: Phrase) -> bool:
-    if "and" in (bare_word(w) for w in phrase.words):
-        return True
-    head = phrase.head
-    if phrase.words[-1].isupper() or phrase.words[-1][:1].isupper():
-        return head.endswith("ians") or head.endswith("eans")  # "the Europeans"
-    return head.endswith("s") and not head.endswith(("ss", "us", "is"))
-
-
-def _group_of(shapes: list[Shape]) -> list[str] | None:
-    """The group "how many of them" counts: the earlier "how many X", owned by the
-    earlier subject when there is one ("France's troops")."""
-    for shape in shapes:
-        noun = shape.wh_noun
-        if noun is not None:
-            subject = shape.subject
-            if subject is not None and subject != noun and not _is_plural(subject):
-                return ["of", _possessive(list(subject.words)), *noun.words]
-            return list(noun.words)
-        if shape.subject is not None and _is_plural(shape.subject):
-            return ["of", *shape.subject.words]
-    return None
-
-
-def _place_of(shapes: list[Shape]) -> list[str]:
-    """ "there" as the most recent place named ("in Mali"), or nothing at all."""
-    for shape in shapes:
-        if shape.places:
-            return ["in", *shape.places[-1][1].words]
-    return []
-
-
-def _same_head(noun: str, shapes: list[Shape]) -> list[str] | None:
-    """For "that mission": the earlier phrase with the same head noun."""
-    stem = noun.rstrip("s")
-    for shape in shapes:
-        for phrase in (shape.subject, shape.wh_noun, *shape.objects, *shape.names):
-            if phrase is not None and phrase.head.rstrip("s") == stem:
-                return _with_article(phrase, shape)
-    return None
-
-
-def _with_article(phrase: Phrase, shape: Shape) -> list[str]:
-    """The phrase as it can stand anywhere: "UN mission" -> "the UN mission"."""
-    words = list(phrase.words)
-    if phrase == shape.wh_noun and bare_word(words[0]) not in DETERMINERS:
-        return ["the", *words]
-    return words
-
-
-def _possessive(words: list[str]) -> str:
-    text = " ".join(words)
-    return text + ("'" if text.endswith("s") else "'s")
-
-
-def _in_place(name: Phrase, shape: Shape) -> bool:
-    return any(name.start >= p.start and name.end <= p.end for _, p in shape.places)
 
 
 def _is_name(words: list[str]) -> bool:

@@ -14,7 +14,7 @@ import numpy as np
 from qa import answering, fusion
 from qa.cache import BuiltIndex
 from qa.index import PassageStore
-from qa.key_phrase import gives_reason
+from qa.key_phrase import gives_reason, has_kind
 from qa.lexical import LexicalIndex, QueryTerms
 from qa.types import Hit
 
@@ -22,6 +22,10 @@ from qa.types import Hit
 DENSE_DEPTH = 1_000
 # How deep each ranking goes into reciprocal-rank fusion.
 RRF_DEPTH = 100
+# For a how-many question, a passage that holds a count scores this much more, when
+# it scores at least answering.MIN_ANSWER_SCORE to begin with (as REASON_BONUS does
+# for why-questions).
+COUNT_BONUS = 0.08
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,13 @@ class Part:
         0: worked out on the first why-question, not at start-up."""
         return np.array([gives_reason(p.text) for p in self.built.passages], dtype=np.float32)
 
+    @functools.cached_property
+    def gives_count(self) -> np.ndarray:
+        """1.0 for each passage that holds a count ("4,300 French soldiers"; a year is
+        not one), else 0: worked out on the first how-many question."""
+        passages = self.built.passages
+        return np.array([has_kind(p.text, "number") for p in passages], dtype=np.float32)
+
 
 def rank(
     mode: str,
@@ -51,13 +62,16 @@ def rank(
     k: int,
     *,
     reason: bool = False,
+    count: bool = False,
     dense: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best passage ids of ``part``, best first (by ``mode``), and the
     score each passage shows. ``reason``: the question asks why, so a passage that
     gives a reason scores ``answering.REASON_BONUS`` more, if it could answer at all
     (one below ``answering.MIN_ANSWER_SCORE`` gets nothing, so whether the corpus
-    answers is decided as for any other question). ``dense``: ``query``'s scores,
+    answers is decided as for any other question); ``count``: the question asks how
+    many, and a passage that holds a count scores ``COUNT_BONUS`` more, on
+    the same terms. ``dense``: ``query``'s scores,
     when the caller has them (``dense_scores_batch``); else the store is asked."""
     if query is None:  # "lexical"
         scores = lexical.scores(terms)
@@ -77,6 +91,9 @@ def rank(
     if reason:
         could_answer = scores >= answering.MIN_ANSWER_SCORE
         scores = scores + answering.REASON_BONUS * part.gives_reason * could_answer
+    if count:
+        could_answer = scores >= answering.MIN_ANSWER_SCORE
+        scores = scores + COUNT_BONUS * part.gives_count * could_answer
     return top_k(scores, k), scores
 
 

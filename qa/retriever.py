@@ -289,10 +289,11 @@ class Retriever:
         question and passage embeddings + 0.2 x the share of the question's words the
         passage holds (BM25, weighted by rarity; see ``qa.fusion`` and ``qa.lexical``),
         and for a question that asks why, 0.08 more for a passage that gives a reason
-        (``answering.REASON_BONUS``). About 0.55 and above is a strong match, below
-        0.11 not an answer (thresholds: ``qa.answering``). Misspelt words are read as
-        the corpus word they resemble ("peacekepers" as "peacekeepers") before either
-        score is computed.
+        (``answering.REASON_BONUS``), for one that asks how many, 0.08 more for a
+        passage that holds a count (``ranking.COUNT_BONUS``). About 0.55 and above is
+        a strong match, below 0.11 not an answer (thresholds: ``qa.answering``).
+        Misspelt words are read as the corpus word they resemble ("peacekepers" as
+        "peacekeepers") before either score is computed.
         Raises ``ValueError`` for an empty question or a ``k`` below 1.
         """
         return self._search(question, k, history)[0]
@@ -421,7 +422,7 @@ class Retriever:
         for reading, terms, query in zip(readings, analyses, queries, strict=True):
             rows = [next(stream) for stream in streams]
             ranked = []
-            reason = self.mode == "hybrid" and answering.expected_answer(reading.text) == "reason"
+            kind = answering.expected_answer(reading.text) if self.mode == "hybrid" else None
             for number, (part, lexical) in enumerate(parts):
                 order, scores = rank(
                     self.mode,
@@ -430,7 +431,8 @@ class Retriever:
                     terms[number],
                     query,
                     reading.k,
-                    reason=reason,
+                    reason=kind == "reason",
+                    count=kind == "number",
                     dense=rows[number],
                 )
                 ranked.append([(float(scores[i]), number, int(i)) for i in order[: reading.k]])
