@@ -368,7 +368,7 @@ class Retriever:
             return Answer(question, False, tuple(hits), message, read_as=read_as)
         if answering.is_answered(hits, _MIN_SCORE[self.mode]):
             answer = answering.quote(text, hits[0])
-            confident = answering.is_confident(hits)
+            confident = answering.is_confident(hits, answer)
             message = answering.found_message(answer, confident)
             count = answering.answering_count(hits)
             return Answer(question, True, tuple(hits), message, answer, confident, count, read_as)
@@ -419,7 +419,7 @@ class Retriever:
         for reading, terms, query in zip(readings, analyses, queries, strict=True):
             rows = [next(stream) for stream in streams]
             ranked = []
-            reason = self.mode == "hybrid" and answering.expected_answer(reading.text) == "reason"
+            kind = answering.expected_answer(reading.text) if self.mode == "hybrid" else None
             for number, (part, lexical) in enumerate(parts):
                 order, scores = rank(
                     self.mode,
@@ -428,7 +428,8 @@ class Retriever:
                     terms[number],
                     query,
                     reading.k,
-                    reason=reason,
+                    question=reading.text,
+                    kind=kind,
                     dense=rows[number],
                 )
                 ranked.append([(float(scores[i]), number, int(i)) for i in order[: reading.k]])
