@@ -88,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
         "corpus_dir",
         nargs="?",
         type=Path,
-        help="corpus folder (default: QA_CORPUS or ./corpus)",
+        help="corpus folder (default: QA_CORPUS, ./corpus, else the bundled article)",
     )
     build.add_argument(
         "--rebuild", action="store_true", help="rebuild even if the cache is up to date"
@@ -126,7 +126,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--corpus",
         type=Path,
-        help="corpus folder (default: QA_CORPUS or ./corpus)",
+        help="corpus folder (default: QA_CORPUS, ./corpus, else the bundled article)",
     )
     parser.add_argument(
         "--model",

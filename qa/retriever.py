@@ -59,9 +59,19 @@ _MIN_SCORE = {
 }
 
 
+# The article shipped inside the package (a copy of the repository's corpus/), so that
+# an installed qa answers in any folder.
+BUNDLED_CORPUS = Path(__file__).resolve().parent / "data" / "corpus"
+
+
 def default_corpus() -> Path:
-    """``QA_CORPUS``, else ``./corpus``."""
-    return Path(os.environ.get("QA_CORPUS") or "corpus")
+    """``QA_CORPUS``, else ``./corpus`` when there is one, else the bundled article
+    (``BUNDLED_CORPUS``)."""
+    named = os.environ.get("QA_CORPUS")
+    if named:
+        return Path(named)
+    here = Path("corpus")
+    return here if here.is_dir() else BUNDLED_CORPUS
 
 
 class Retriever:
