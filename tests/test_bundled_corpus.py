@@ -39,7 +39,7 @@ def test_the_default_corpus_falls_back_to_the_bundled_article(tmp_path, monkeypa
 
 @pytest.mark.slow
 def test_the_wheel_holds_the_bundled_article(tmp_path):
-    # Built from a copy, so that setuptools writes its build/ and egg-info there.
+    # Built from a copy, in it, so that setuptools writes its build/ and egg-info there.
     source = tmp_path / "source"
     shutil.copytree(ROOT / "qa", source / "qa", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
@@ -55,8 +55,9 @@ def test_the_wheel_holds_the_bundled_article(tmp_path):
             "-q",
             "-w",
             str(tmp_path),
-            str(ROOT),
+            ".",
         ],
+        cwd=source,
         capture_output=True,
         text=True,
         timeout=600,
