@@ -13,7 +13,8 @@ _lock = threading.Lock()
 
 
 def default_retriever() -> Retriever:
-    """The retriever over ``QA_CORPUS`` (else ``./corpus``), built once per process."""
+    """The retriever over ``default_corpus()`` (``QA_CORPUS``, ``./corpus``, else the
+    bundled article), built once per process."""
     global _default
     with _lock:
         if _default is None:

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qa import stopping
-from qa.answering import match_label, prepare_question
+from qa.answering import answer_label, match_label, prepare_question
+from qa.calibration import calibrate, choose, format_calibration, format_sweep, sweep
 from qa.conversation_eval import (
     format_followup_table,
     history_regressions,
@@ -84,7 +85,10 @@ def _parser() -> argparse.ArgumentParser:
 
     build = commands.add_parser("build", help="build (or check) the index of a corpus")
     build.add_argument(
-        "corpus_dir", nargs="?", type=Path, help="corpus folder (default: QA_CORPUS or ./corpus)"
+        "corpus_dir",
+        nargs="?",
+        type=Path,
+        help="corpus folder (default: QA_CORPUS, ./corpus, else the bundled article)",
     )
     build.add_argument(
         "--rebuild", action="store_true", help="rebuild even if the cache is up to date"
@@ -120,7 +124,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--corpus", type=Path, help="corpus folder (default: QA_CORPUS or ./corpus)"
+        "--corpus",
+        type=Path,
+        help="corpus folder (default: QA_CORPUS, ./corpus, else the bundled article)",
     )
     parser.add_argument(
         "--model",
@@ -169,7 +175,11 @@ def _ask(args: argparse.Namespace) -> int:
     color = sys.stdout.isatty()
     print(format_answer(result, color=color) + "\n")
     for rank, hit in enumerate(result.passages, start=1):
-        print(format_hit(rank, hit, color=color, related=rank > result.answering))
+        print(
+            format_hit(
+                rank, hit, color=color, related=rank > result.answering, confident=result.confident
+            )
+        )
     return 0
 
 
@@ -186,14 +196,17 @@ def format_answer(result: Answer, *, color: bool = False) -> str:
     return (
         f"{lead}: “{text}” [{quote.passage}]\n"
         f"    paragraph {quote.paragraph} of {quote.paragraphs} of {quote.source} · "
-        f"{match_label(quote.score)}"
+        f"{answer_label(quote.score, result.confident)}"
     )
 
 
-def format_hit(rank: int, hit: Hit, *, color: bool = False, related: bool = False) -> str:
+def format_hit(
+    rank: int, hit: Hit, *, color: bool = False, related: bool = False, confident: bool = True
+) -> str:
     """A passage for the terminal: where it is from, then its text with the answer
     sentence marked. A ``related`` passage (one that does not answer) is said to be
-    one and has nothing marked; nor has a passage that is its answer sentence alone."""
+    one and has nothing marked; nor has a passage that is its answer sentence alone.
+    The passages of an answer that is not ``confident`` are at most a "weak match"."""
     open_mark, close_mark = ("\033[1;4m", "\033[0m") if color else ("**", "**")
     marked = hit.text
     if not related and hit.answer.strip() != hit.text.strip():
@@ -205,8 +218,9 @@ def format_hit(rank: int, hit: Hit, *, color: bool = False, related: bool = Fals
             + hit.text[hit.answer_end :]
         )
     label = "not an answer · " if related else ""
+    strength = match_label(hit.score) if related else answer_label(hit.score, confident)
     return (
-        f"[{rank}] {label}{match_label(hit.score)} ({hit.score:.2f}) · {hit.source} · "
+        f"[{rank}] {label}{strength} ({hit.score:.2f}) · {hit.source} · "
         f"paragraph {hit.paragraph} of {hit.paragraphs} · characters {hit.start}-{hit.end}\n"
         f"    {marked.replace(chr(10), chr(10) + '    ')}\n"
     )
@@ -239,12 +253,19 @@ def _eval(args: argparse.Namespace) -> int:
     if args.no_followups:
         followups = []
     retriever = _retriever(args)
-    rows = report(run_questions(retriever, questions, modes)) if questions else []
+    outcomes = run_questions(retriever, questions, modes) if questions else {}
+    rows = report(outcomes) if outcomes else []
+    # Calibration of the shipped default: what "confident" and the labels are worth.
+    shipped = outcomes.get("hybrid", [])
+    calibration, swept = calibrate(shipped), sweep(shipped)
+    chosen = choose(swept)
     followup_rows = report_followups(run_followups(retriever, followups)) if followups else []
     worse = history_regressions(retriever, questions, HISTORY_CHECK_SEED) if followups else []
     if args.json:
         result = {
             "rows": [row.to_dict() for row in rows],
+            "calibration": [row.to_dict() for row in calibration],
+            "sweep": {"chosen_on_dev": chosen, "rows": [row.to_dict() for row in swept]},
             "followups": [row.to_dict() for row in followup_rows],
             "history_check": {
                 "questions": len(questions) if followups else 0,
@@ -268,6 +289,16 @@ def _eval(args: argparse.Namespace) -> int:
             "of 'not in the article'; wrong abst.: answerable questions it abstained on; "
             "chars: length of the first passage; p50 ms: median time of search()."
         )
+    if calibration:
+        print("\nConfident answers and labels (hybrid): how often each was right.\n")
+        print(format_calibration(calibration))
+        print(
+            "\nanswers: questions shown so; right: of those, the sentence shown holds an "
+            "answer (a confident answer to an unanswerable question is wrong); precision: "
+            "right / answers; coverage: right / answerable questions of the split."
+        )
+        print("\nThreshold sweep of CONFIDENT_SCORE, chosen on dev, reported on heldout:\n")
+        print(format_sweep(swept, chosen))
     if followup_rows:
         print("\nFollow-ups, asked alone and after their history (hybrid):\n")
         print(format_followup_table(followup_rows))

@@ -64,6 +64,10 @@ class Outcome:
     found: bool  # ask() said the corpus answers
     seconds: float  # time of search() alone
     first_chars: int  # length of the first passage shown
+    confident: bool = False  # ask() showed its sentence as *the* answer
+    answer_right: bool = False  # found, and the sentence ask() showed holds an answer
+    score: float = 0.0  # the best passage's score
+    key_kind: str | None = None  # the kind of the answer's key phrase; None: it has none
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,8 @@ def run(
             began = time.perf_counter()
             hits = variant.search(question.question, k=DEPTH)
             seconds = time.perf_counter() - began
-            found = variant.ask(question.question, k=DEPTH).found
+            answer = variant.ask(question.question, k=DEPTH)
+            shown = answer.answer if answer.found else None
             rank = next(
                 (i for i, h in enumerate(hits, 1) if contains_answer(h.text, question.answers)),
                 None,
@@ -179,7 +184,19 @@ def run(
             sentence_right = bool(hits) and contains_answer(hits[0].answer, question.answers)
             first_chars = len(hits[0].text) if hits else 0
             outcomes[mode].append(
-                Outcome(question, rank, sentence_right, found, seconds, first_chars)
+                Outcome(
+                    question,
+                    rank,
+                    sentence_right,
+                    answer.found,
+                    seconds,
+                    first_chars,
+                    confident=answer.confident,
+                    answer_right=shown is not None
+                    and contains_answer(shown.text, question.answers),
+                    score=answer.passages[0].score if answer.passages else 0.0,
+                    key_kind=shown.kind if shown is not None and shown.key else None,
+                )
             )
     return outcomes
 

@@ -2,112 +2,67 @@
 
 A featured snippet quotes the sentence that answers and marks the few words in it that
 are the answer: "It currently has **about 12,000 troops** in the country". What those
-words are follows from what the question asks for (``answering.expected_answer``):
+words are follows from what the question asks for (``question_kind.answer_kind``):
 
-- "how many / how much": a quantity and what it counts ("about 12,000 troops");
-- "when": a date or a time ("in 2013", "on Thursday", "by June 2022");
-- "who": a name, a run of capitalised words ("Olivier Salgado");
+- "how many / how much": a quantity and what it counts ("about 12,000 troops"); it must
+  count what the question asks about ("How many helicopters?" is not "48 soldiers");
+- "how long / how far": a length or a duration ("14.2 kilometres", "until 2025");
+- "when": a date or a time ("3 January", "in 2013", "by June 2022"), a date that says
+  when something was *said* ("said on Monday") last unless the question asks that;
+- "who": a name or a person or group ("Olivier Salgado", "Mali's ruling junta");
 - "where": a place after a word of place ("including Niger", "in the Gulf of Guinea");
 - "why": the clause that gives the reason ("because ...", "since ...", or the cause
-  before "meant that", "had forced", "led to").
+  before "meant that", "had forced", "led to");
+- yes/no: the words that settle it ("never fully quelled", "denied that ...");
+- "what did X say": the quotation, or what follows "said that";
+- "What is X?": what the sentence says X is ("the spokesman for ...", "which includes
+  ...", "Barkhane counter-terrorism force"); "Which mission ...?": the phrase headed by
+  "mission"; any other question: the clause that shares most with it.
 
-Candidates of that kind are found by patterns over the sentence; the one nearest the
-words the question shares with the sentence wins, and words the question itself
-names are never its answer ("Who is the spokesman of MINUSMA?" is not "MINUSMA").
-When the sentence holds nothing of the kind there is no key phrase: the whole
-sentence is the answer. Nothing here rewrites text: a key phrase is a span of the
-sentence, so it is always the article's own words.
+Candidates come from ``qa.phrase_patterns``; the one nearest the words the question
+shares with the sentence wins, and words the question itself names are never its answer
+("Who is the spokesman of MINUSMA?" is not "MINUSMA"). When the sentence holds nothing
+of the kind there is no key phrase, and ``qa.answering`` does not present the sentence
+as the answer. Nothing here rewrites text: a key phrase is a span of the sentence.
 """
 
 from __future__ import annotations
 
+import difflib
+import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import Stemmer
 
+from qa import phrase_patterns as patterns
 from qa.lexical import STOPWORDS, words
-
-# ---- Patterns -------------------------------------------------------------------------
-_NUMBER_WORDS = (
-    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
-    "fifty|sixty|seventy|eighty|ninety|dozens?|hundreds?|"
-    "thousands?|millions?|billions?"
+from qa.question_kind import (
+    answer_kind,
+    asked_noun,
+    asks_about_a_view,
+    asks_about_saying,
+    specific_attribute,
 )
-# A quantity: an optional qualifier, a number, an optional scale, then up to two words
-# of what it counts ("foreign troops"), stopping at a function word, an adverb or a verb
-# form, or the phrase "of them" ("48 of them").
-_QUALIFIER = (
-    r"(?:(?:about|around|some|nearly|almost|over|under|roughly|approximately|at least|"
-    r"at most|more than|fewer than|less than|up to|a total of|an estimated|only|just)\s+)?"
-)
-_COUNTED = r"(?:\s+(?!(?:[a-z]+ly|[a-z]+ing|[a-z]+ed)\b)[A-Za-z][a-z-]+){0,2}"
-_QUANTITY = re.compile(
-    rf"\b{_QUALIFIER}(?:\d[\d,.]*\d|\d|(?:{_NUMBER_WORDS})\b)"
-    rf"(?:\s+(?:per ?cent|percent|%|thousand|million|billion))?"
-    rf"(?:\s+of\s+(?:them|those|these|us)\b|{_COUNTED})",
-    re.IGNORECASE,
-)
-_YEAR = re.compile(r"^(?:1[89]|20)\d\d$")
-_MONTH = (
-    r"(?:January|February|March|April|May|June|July|August|September|October|November|"
-    r"December)"
-)
-_DAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
-_TIME = re.compile(
-    r"\b(?:(?:on|in|by|until|since|from|before|after|during|at|early|late)\s+)?"
-    rf"(?:(?:the\s+)?(?:{_DAY}|{_MONTH}(?:\s+\d{{1,2}})?(?:,?\s+(?:1[89]|20)\d\d)?"
-    r"|(?:1[89]|20)\d\d(?:s)?|yesterday|today|tomorrow|last\s+(?:week|month|year)"
-    r"|next\s+(?:week|month|year)|this\s+(?:week|month|year)))\b"
-)
-# A name: capitalised words, joined by the small words names contain ("Gulf of Guinea").
-_NAME = re.compile(
-    r"\b[A-Z][\w'\u2019.-]*(?:\s+(?:(?:of|the|de|du|al|bin|van|von|der|la|le)\s+)*"
-    r"[A-Z][\w'\u2019.-]*)*"
-)
-# Words after which a name is a place. "from" and "out of" are where something
-# leaves, not where it is, and are left out on purpose.
-_PLACE_BEFORE = re.compile(
-    r"\b(?:in|at|to|into|across|near|including|notably|throughout|inside|within|towards?)"
-    r"\s+(?:(?:the|other|neighbouring|neighboring|countries|such|as|like|and)\s+)*$",
-    re.IGNORECASE,
-)
-# The cue that a reason follows ("because ..."), or that one comes before ("X meant
-# that ..."): the two ways English gives a reason inside one sentence.
-_REASON_AFTER = re.compile(
-    r"\b(?:because(?:\s+of)?|since(?!\s+(?:the\s+)?(?:\d|"
-    + _MONTH
-    + r"|"
-    + _DAY
-    + r"|last|then|when|early|late))|due\s+to|owing\s+to|thanks\s+to|as\s+a\s+result\s+of"
-    r"|given\s+that|in\s+order\s+to|so\s+that)\s+",
-    re.IGNORECASE,
-)
-# Each pattern that starts with spaces starts at the first of a run ("(?<!\s)"): else a
-# long run of spaces would be tried from each of them, which costs its length squared.
-_REASON_BEFORE = re.compile(
-    r"(?<!\s)\s+(?:(?:had|has|have|would|will)\s+)?(?:meant|means|forced|forces|led\s+to"
-    r"|leads\s+to|caused|causes|prompted|prompts)\b",
-    re.IGNORECASE,
-)
-# Where the cause in "X meant that" starts: after "said (that)", a colon, or the start.
-_CLAUSE_START = re.compile(
-    r"(?:\b(?:said|says|stated|added|argued|explained)(?:\s+that)?|\bthat|[:;,])\s+",
-    re.IGNORECASE,
-)
-# A reason clause ends at the end of its clause.
-_CLAUSE_END = re.compile(r"[,;:.!?](?:\s|$)|(?<!\s)\s+(?:but|while|whereas|although)\s+")
-# Sentence words that are never a name on their own.
-_NOT_NAMES = frozenset(
-    "the a an it its this that these those there they he she we i his her their our "
-    "even however but and or of in on at by for with after before when while".split()
-)
+from qa.question_shape import VERB_HINTS
 
 _stemmer = Stemmer.Stemmer("english")
 # Longer text is looked at up to here: a sentence is rarely a tenth of this, and the
-# patterns above must stay cheap on anything a person pastes.
+# patterns must stay cheap on anything a person pastes.
 MAX_CHARS = 2_000
+# Words that name the same people, so that "How many troops?" is answered by "4,300
+# soldiers". Plain English synonyms, not a list fitted to the question set.
+_SAME_COUNT = (frozenset({"troop", "soldier", "forc", "personnel", "servicemen", "militari"}),)
+# Words of a "What is X?" question that are about the asking, not about X.
+_ASKING_WORDS = frozenset(
+    "signific mean role import purpos refer stand figur number happen posit includ "
+    "histor past relationship".split()
+)
+# A name answers "who" only this close (in characters) to a word the question uses,
+# or in apposition with one (``_near_the_question``): about three words.
+NAME_REACH = 20
+Span = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -119,130 +74,286 @@ class KeyPhrase:
     kind: str
 
 
+@dataclass(frozen=True)
+class _Question:
+    """What a finder and a ranking need to know of the question."""
+
+    text: str
+    kind: str
+    stems: frozenset[str]
+
+
 def find_key_phrase(question: str, sentence: str, kind: str | None) -> KeyPhrase | None:
     """The key phrase of ``sentence`` for ``question``, whose answer is of ``kind``
-    (``answering.expected_answer``), or None when the sentence holds none."""
+    (``question_kind.answer_kind``; None: a clause), or None when it holds none."""
     sentence = sentence[:MAX_CHARS]
-    if kind is None:
-        return None
+    kind = kind or "clause"
     finder = _FINDERS.get(kind)
     if finder is None:
         return None
-    asked = {_stemmer.stemWord(w) for w in words(question) if w not in STOPWORDS}
+    asked = _Question(question, kind, frozenset(_stems(question)))
     candidates = [
         (start, end)
-        for start, end in finder(sentence)
-        if end > start and not _only_question_words(sentence[start:end], asked, kind)
+        for start, end in dict.fromkeys(finder(sentence, asked))
+        if end > start and _fits(sentence, (start, end), asked)
     ]
     if not candidates:
         return None
-    anchors = _anchor_positions(sentence, asked)
+    anchors = _anchor_positions(sentence, asked.stems)
 
-    def rank(span: tuple[int, int]) -> tuple[int, int, int]:
+    def rank(span: Span) -> tuple[int, ...]:
         # A count or a date: most question words in its clause ("48 of them died in
         # Mali"). A name or a place often stands in apposition ("Olivier Salgado, the
-        # spokesman ..."), so for those only the nearest question word counts.
-        shared = _shared_in_clause(sentence, span, asked) if kind in ("number", "time") else 0
-        return (-shared, _distance(span, anchors), span[0])
+        # spokesman ..."), so for those only the nearest question word counts. A
+        # clause, a statement or a yes/no answer: most question words, then shortest.
+        if kind in ("number", "time", "measure"):
+            said = kind == "time" and _said_then(sentence, span, question)
+            shared = _shared_in_clause(sentence, span, asked.stems)
+            return (said, -shared, _distance(span, anchors), span[0])
+        if kind == "description":  # the first thing said of the first mention
+            return (candidates.index(span),)
+        if kind in ("yesno", "statement", "clause"):
+            shared = _shared_in_clause(sentence, span, asked.stems)
+            return (-shared, _distance(span, anchors), span[1] - span[0])
+        return (_distance(span, anchors), span[0])
 
     start, end = min(candidates, key=rank)
     return KeyPhrase(start, end, kind)
 
 
-def has_kind(text: str, kind: str) -> bool:
-    """Whether ``text`` holds a candidate answer of ``kind`` (a count, a date ...)."""
-    finder = _FINDERS.get(kind)
-    return finder is not None and any(True for _ in finder(text[:MAX_CHARS]))
+def has_kind(text: str, kind: str | None, question: str = "") -> bool:
+    """Whether ``text`` holds a candidate answer of ``kind`` (a count, a date ...) that
+    fits ``question`` when one is given."""
+    if question:
+        return find_key_phrase(question, text, kind) is not None
+    finder = _FINDERS.get(kind or "clause")
+    if finder is None:
+        return False
+    asked = _Question("", kind or "clause", frozenset())
+    return any(True for _ in finder(text[:MAX_CHARS], asked))
 
 
 def gives_reason(text: str) -> bool:
-    """Whether ``text`` gives a reason in one of the two ways ``_reasons`` finds."""
-    return any(True for _ in _reasons(text[:MAX_CHARS]))
+    """Whether ``text`` gives a reason in one of the two ways ``reasons`` finds."""
+    return any(True for _ in patterns.reasons(text[:MAX_CHARS]))
 
 
 def has_place(text: str) -> bool:
     """Whether ``text`` names a place after a word of place ("in Niger")."""
-    return any(True for _ in _places(text[:MAX_CHARS]))
+    return any(True for _ in patterns.places(text[:MAX_CHARS]))
 
 
-def _quantities(sentence: str) -> Iterator[tuple[int, int]]:
-    for match in _QUANTITY.finditer(sentence):
-        number = re.sub(r"^\D*", "", match.group())
-        if _YEAR.match(number.split()[0] if number else ""):
-            continue  # "in 2013" is a date, not a count
-        yield match.start(), _trim(sentence, match.start(), match.end())
+def expected_kind(question: str) -> str | None:
+    """``question_kind.answer_kind``: what kind of thing ``question`` asks for."""
+    return answer_kind(question)
 
 
-def _times(sentence: str) -> Iterator[tuple[int, int]]:
-    for match in _TIME.finditer(sentence):
-        yield match.start(), match.end()
+# ---- Finders that need the question ---------------------------------------------------
 
 
-def _names(sentence: str) -> Iterator[tuple[int, int]]:
-    for match in _NAME.finditer(sentence):
-        start, end = match.start(), match.end()
-        text = sentence[start:end]
-        first = text.split()[0].lower().strip("'\u2019")
-        if start == _first_word(sentence) and first in _NOT_NAMES:
-            rest = text.split(None, 1)
-            if len(rest) == 1:
-                continue
-            start += len(text) - len(rest[1])  # "The MINUSMA mission" -> "MINUSMA mission"
-        if re.fullmatch(rf"{_MONTH}|{_DAY}", sentence[start:end]):
+def _descriptions(sentence: str, asked: _Question) -> Iterator[Span]:
+    """What the sentence says a thing the question names is: its apposition ("Olivier
+    Salgado, the spokesman for ..."), relative clause (", which includes ..."), the
+    words that complete its name ("Barkhane counter-terrorism force"), the title before
+    it ("French President Emmanuel Macron"), or the clause of a number or year."""
+    subject = {s for s in asked.stems if s not in _ASKING_WORDS}
+    numbers = set(re.findall(r"\d[\d,.]*\d|\d", asked.text))
+    tokens = list(re.finditer(r"[\w'\u2019-]+(?:[.,]\d+)*", sentence))
+    runs: list[tuple[int, int, bool]] = []  # (start, end, is a number or year)
+    for token in tokens:
+        text = token.group()
+        is_number = text in numbers
+        if not is_number and _stem_of(text) not in subject:
             continue
-        yield start, _strip_possessive(sentence, start, end)
+        if runs and sentence[runs[-1][1] : token.start()].strip() in ("", "'s", "\u2019s"):
+            runs[-1] = (runs[-1][0], token.end(), runs[-1][2] or is_number)
+        else:
+            runs.append((token.start(), token.end(), is_number))
+    cuts = patterns.clause_cuts(sentence)
+    for start, end, is_number in runs:
+        if is_number:
+            for q_start, q_end in patterns.quantities(sentence):
+                if q_start <= start < q_end and q_end > end:
+                    yield q_start, q_end
+            clause_start = max((c for c in cuts if c < start), default=0)
+            clause_end = next((c for c in cuts if c >= end), len(sentence))
+            yield patterns.trim_span(sentence, clause_start, clause_end)
+            continue
+        # The rest of its name: "Barkhane counter-terrorism force" (not after "X's").
+        named = end
+        rest = re.match(r"(?:\s+[a-z][\w-]*){1,3}", sentence[end:])
+        if rest and not re.search(r"['\u2019]s?$", sentence[start:end]):
+            for word in re.finditer(r"[\w-]+", rest.group()):
+                bare = word.group().lower()
+                if bare in STOPWORDS or bare in VERB_HINTS or bare.endswith(("ed", "ly")):
+                    break
+                named = end + word.end()
+        for after in dict.fromkeys((end, named)):
+            tail = sentence[after:]
+            apposition = re.match(r",\s+((?:the|a|an)\s[^,;.\"]+)", tail)
+            if apposition:
+                yield patterns.trim_span(
+                    sentence, after + apposition.start(1), after + apposition.end(1)
+                )
+            relative = re.match(r",?\s+((?:which|who|whose)\s[^,;.\"]+)", tail)
+            if relative:
+                yield patterns.trim_span(
+                    sentence, after + relative.start(1), after + relative.end(1)
+                )
+        title = re.search(r"(?<![\w'\u2019-])((?:[A-Z][\w-]*\s+){1,3})$", sentence[:start])
+        clause_start = max((c for c in cuts if c < start), default=0)
+        if (
+            title
+            and not re.search(r"['\u2019]s\s*$", title.group(1))
+            and title.start(1) >= clause_start
+        ):
+            yield patterns.trim_span(sentence, title.start(1), title.end(1))
+        if named > end:
+            yield start, named
 
 
-def _places(sentence: str) -> Iterator[tuple[int, int]]:
-    for start, end in _names(sentence):
-        before = _PLACE_BEFORE.search(sentence[max(0, start - 80) : start])
-        if before:
-            yield max(0, start - 80) + before.start(), end
+def _things(sentence: str, asked: _Question) -> Iterator[Span]:
+    """The phrase headed by the noun the question asks about: "Which mission ...?" ->
+    "the MINUSMA peacekeeping mission"."""
+    noun = asked_noun(asked.text)
+    heads = {_stem_of(w) for w in noun[-1:]}
+    for match in re.finditer(r"[\w-]+", sentence):
+        if _stem_of(match.group()) not in heads:
+            continue
+        before = re.search(
+            r"(?<![\w'\u2019-])((?:(?!(?:and|or|of|in|on|at|by|for|to|with|from|that|the|a|an|"
+            r"its|their)\b)"
+            r"[\w'\u2019-]+\s+){1,3})$",
+            sentence[: match.start()],
+        )
+        yield (before.start(1) if before else match.start()), match.end()
 
 
-def _reasons(sentence: str) -> Iterator[tuple[int, int]]:
-    for match in _REASON_AFTER.finditer(sentence):
-        end = _CLAUSE_END.search(sentence, match.end())
-        yield match.start(), end.start() if end else len(sentence.rstrip(" .!?\"'\u201d"))
-    clause_starts = [m.end() for m in _CLAUSE_START.finditer(sentence)]  # one pass
-    for match in _REASON_BEFORE.finditer(sentence):
-        earlier = [c for c in clause_starts if c <= match.start()]
-        start = earlier[-1] if earlier else _first_word(sentence)
-        if match.start() - start > 2:
-            yield start, match.start()
+def _plain(finder: Callable[[str], Iterator[Span]]) -> Callable[[str, _Question], Iterator[Span]]:
+    return lambda sentence, _asked: finder(sentence)
 
 
-_FINDERS = {
-    "number": _quantities,
-    "time": _times,
-    "name": _names,
-    "place": _places,
-    "reason": _reasons,
+_FINDERS: dict[str, Callable[[str, _Question], Iterator[Span]]] = {
+    "number": _plain(patterns.quantities),
+    "measure": _plain(patterns.measures),
+    "time": _plain(patterns.times),
+    "name": _plain(patterns.agents),
+    "place": _plain(patterns.places),
+    "reason": lambda s, q: itertools.chain(
+        patterns.reasons(s), patterns.statements(s) if asks_about_a_view(q.text) else ()
+    ),
+    "yesno": lambda s, _q: itertools.chain(patterns.polar(s), patterns.clauses(s)),
+    "statement": _plain(patterns.statements),
+    "description": _descriptions,
+    "thing": _things,
+    "clause": _plain(patterns.clauses),
 }
 
 
-def _only_question_words(text: str, asked: set[str], kind: str) -> bool:
-    """Whether a candidate only repeats what the question names (not an answer).
+# ---- Fitting and ranking --------------------------------------------------------------
 
-    A quantity, a date or a reason is kept even when the question shares its words:
-    "How many of the 53 soldiers died?" still wants the number marked.
-    """
-    if kind not in ("name", "place"):
+
+def _fits(sentence: str, span: Span, asked: _Question) -> bool:
+    """Whether a candidate can answer: a name, place or phrase that only repeats the
+    question is no answer, a clause must say something the question does not, and a
+    count must count what is asked ("How many helicopters?" is not "48 soldiers")."""
+    text = sentence[span[0] : span[1]]
+    stems = {_stem_of(w) for w in words(text) if w not in STOPWORDS}
+    new = stems - asked.stems
+    attribute = specific_attribute(asked.text)
+    if attribute and _stem_of(attribute) not in {_stem_of(w) for w in words(sentence)}:
+        return False  # "What is the population of Mali?": a sentence that names none
+    if asked.kind == "name":
+        # "the ruling junta" answers "Who leads Mali?", not "Who did the junta bring in?"
+        if patterns.is_group_phrase(text) and _stem_of(text.split()[-1]) in asked.stems:
+            return False
+        return bool(new) and _near_the_question(sentence, span, asked.stems)
+    if asked.kind == "time" and re.match(r"(?:until|till)\s", text, re.IGNORECASE):
+        # "until 2025" ends a stretch of time: no answer to "When did X happen?"
+        return not re.search(r"\b(?:did|was|were|had)\b", asked.text, re.IGNORECASE) or bool(
+            re.search(r"\b(?:until|till)\b", asked.text, re.IGNORECASE)
+        )
+    if asked.kind in ("name", "place", "thing", "description", "clause", "statement"):
+        return bool(new)
+    if asked.kind == "yesno":
+        # A clause without a word of negation or commitment answers yes only if it
+        # says what the question asks: most of its words.
+        polar = any(p == span for p in patterns.polar(sentence))
+        return bool(new) and (polar or len(stems & asked.stems) >= 2)
+    if asked.kind == "number":
+        return _counts_what_is_asked(sentence, span, asked.text)
+    return True
+
+
+def _counts_what_is_asked(sentence: str, span: Span, question: str) -> bool:
+    noun = {w.lower() for w in asked_noun(question) if w.lower() not in STOPWORDS}
+    if not noun:
+        # "How big ...?", "What is the size of ...?": any amount, but not a length or
+        # a duration ("How much did the works cost?" is not "three years").
+        return not any(m == span for m in patterns.measures(sentence))
+    text = sentence[span[0] : span[1]]
+    numeral = re.search(
+        rf"(?:\d[\d,.]*\d|\d|\b(?:{patterns.NUMBER_WORDS})\b)"
+        r"(?:\s*(?:per ?cent|percent|%|thousand|million|billion|trillion|bn|m)\b)?",
+        text,
+        re.IGNORECASE,
+    )
+    counted_text = text[numeral.end() :] if numeral else text
+    counted = {w for w in words(counted_text) if w not in STOPWORDS}
+    if re.search(r"\bof\s+(?:them|those|these|us)$", sentence[span[0] : span[1]]):
+        counted = set(words(sentence[: span[0]]))  # what "them" is
+    if not counted:
+        return True  # a bare number: nothing says what it counts
+    return any(_same_thing(a, c) for a in noun for c in counted)
+
+
+def _same_thing(asked: str, counted: str) -> bool:
+    """Whether two words (as typed) name the same thing: the same stem, synonyms
+    (``_SAME_COUNT``), or one a misspelling of the other ("soliders")."""
+    asked_stem, counted_stem = _stem_of(asked), _stem_of(counted)
+    if asked_stem == counted_stem:
+        return True
+    if any(asked_stem in group and counted_stem in group for group in _SAME_COUNT):
+        return True
+    return len(asked) >= 5 and difflib.SequenceMatcher(None, asked, counted).ratio() >= 0.8
+
+
+def _near_the_question(sentence: str, span: Span, asked: frozenset[str]) -> bool:
+    """Whether a name stands by what the question asks about: within
+    ``NAME_REACH`` characters of a word the question uses ("signed by France"), or
+    in apposition with a phrase that holds one ("Olivier Salgado, the spokesman for
+    the MINUSMA mission"). A name at the far end of the sentence is about something
+    else ("... problems for France" does not say who leads Mali)."""
+    anchors = _anchor_positions(sentence, asked)
+    if anchors and _distance(span, anchors) <= NAME_REACH:
+        return True
+    apposition = re.match(r",\s+(?:the|a|an)\s[^,;.]+", sentence[span[1] :])
+    return apposition is not None and bool(_anchor_positions(apposition.group(), asked))
+
+
+def _said_then(sentence: str, span: Span, question: str) -> bool:
+    """Whether a date only says when something was said ("said on Thursday"), which
+    answers "When did the UN comment?" but not "When did the lake freeze?"."""
+    if asks_about_saying(question):
         return False
-    stems = {_stemmer.stemWord(w) for w in words(text) if w not in STOPWORDS}
-    return bool(stems) and stems <= asked
+    return bool(patterns.SAID_BEFORE.search(sentence[max(0, span[0] - 40) : span[0]]))
 
 
-def _anchor_positions(sentence: str, asked: set[str]) -> list[int]:
+def _stems(text: str) -> Iterator[str]:
+    return (_stemmer.stemWord(w) for w in words(text) if w not in STOPWORDS)
+
+
+def _stem_of(word: str) -> str:
+    found = words(word)
+    return _stemmer.stemWord(found[0]) if found else ""
+
+
+def _anchor_positions(sentence: str, asked: frozenset[str]) -> list[int]:
     """Character offsets of the sentence's words that the question also uses."""
-    return [
-        m.start()
-        for m in re.finditer(r"[^\W_]+", sentence)
-        if _stemmer.stemWord(words(m.group())[0] if words(m.group()) else "") in asked
-    ]
+    return [m.start() for m in re.finditer(r"[^\W_]+", sentence) if _stem_of(m.group()) in asked]
 
 
-def _shared_in_clause(sentence: str, span: tuple[int, int], asked: set[str]) -> int:
+def _shared_in_clause(sentence: str, span: Span, asked: frozenset[str]) -> int:
     """How many of the question's words the clause around a candidate holds: in "Of
     the 53 soldiers killed ..., 48 of them died in Mali", "died" and "Mali" belong to
     the clause of 48."""
@@ -252,38 +363,10 @@ def _shared_in_clause(sentence: str, span: tuple[int, int], asked: set[str]) -> 
     return len({_stemmer.stemWord(w) for w in words(sentence[start:end])} & asked)
 
 
-def _distance(span: tuple[int, int], anchors: list[int]) -> int:
+def _distance(span: Span, anchors: list[int]) -> int:
     """Characters between a candidate and the nearest word the question shares with
     the sentence (0 when none: then the first candidate wins)."""
     if not anchors:
         return 0
     start, end = span
     return min(0 if start <= a < end else min(abs(a - start), abs(a - end)) for a in anchors)
-
-
-def _trim(sentence: str, start: int, end: int) -> int:
-    """End of a quantity without the trailing stop words the pattern took."""
-    text = sentence[start:end]
-    tokens = list(re.finditer(r"\S+", text))
-    while len(tokens) > 1 and tokens[-1].group().lower() in STOPWORDS:
-        if tokens[-1].group().lower() in ("them", "those", "these", "us"):
-            break
-        tokens.pop()
-    return start + tokens[-1].end()
-
-
-def _strip_possessive(sentence: str, start: int, end: int) -> int:
-    """End of a name without a possessive or a full stop that ends the sentence
-    ("Mali's" -> "Mali", "in Niger." -> "in Niger"; "U.S." keeps its stops)."""
-    text = sentence[start:end]
-    match = re.search(r"['\u2019]s?$", text)
-    if match:
-        return end - len(match.group())
-    if text.endswith(".") and "." not in text[:-1]:
-        return end - 1
-    return end
-
-
-def _first_word(sentence: str) -> int:
-    match = re.search(r"[^\W_]", sentence)
-    return match.start() if match else 0

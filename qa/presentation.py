@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
-from qa.answering import match_label
+from qa.answering import answer_label, match_label
 from qa.types import Answer, Document, Hit, Quote
 
 if TYPE_CHECKING:
@@ -187,9 +187,12 @@ def _line_spans(text: str) -> Iterator[tuple[int, int]]:
             yield start, start + len(content)
 
 
-def strength(score: float) -> str:
-    """How well a passage matches, in words first: "strong match (0.73)"."""
-    return f"{match_label(score)} ({score:.2f})"
+def strength(score: float, confident: bool | None = None) -> str:
+    """How well a passage matches, in words first: "strong match (0.73)". With
+    ``confident`` given, the label of an answer (``answering.answer_label``): a match
+    that is not confident is at most a "weak match"."""
+    label = match_label(score) if confident is None else answer_label(score, confident)
+    return f"{label} ({score:.2f})"
 
 
 def reply(answer: Answer, documents: Mapping[str, Document]) -> str:
@@ -199,7 +202,7 @@ def reply(answer: Answer, documents: Mapping[str, Document]) -> str:
     if answer.found and answer.answer is not None:
         shown = answer.passages[: max(answer.answering, 1)]
         card = _card(answer.answer, answer.confident, read_as)
-        parts = [card, _supporting(shown, answer.answer)]
+        parts = [card, _supporting(shown, answer.answer, answer.confident)]
         labels = [f"{rank}" for rank in range(1, len(shown) + 1)]
     else:
         shown = answer.passages[:1]
@@ -226,7 +229,8 @@ def _card(quote: Quote, confident: bool, read_as: str = "") -> str:
     body = _h(before) + (f'<mark class="qa-key">{_h(key)}</mark>' if key else "") + _h(after)
     cite = (
         f'<span class="qa-n">[{quote.passage}]</span> '
-        f"paragraph {quote.paragraph} of {quote.paragraphs} · {_h(strength(quote.score))}"
+        f"paragraph {quote.paragraph} of {quote.paragraphs} · "
+        f"{_h(strength(quote.score, confident))}"
     )
     return (
         f'<section class="{kind}">{_read_as(read_as)}<p class="qa-lead">{_h(lead)}</p>'
@@ -235,7 +239,7 @@ def _card(quote: Quote, confident: bool, read_as: str = "") -> str:
     )
 
 
-def _supporting(hits: Sequence[Hit], quote: Quote) -> str:
+def _supporting(hits: Sequence[Hit], quote: Quote, confident: bool = True) -> str:
     """The passages that answer, numbered, compact; the answer sentence underlined in
     its passage (the only emphasis), the document named once when they share one."""
     one_document = len({hit.source for hit in hits}) == 1
@@ -247,7 +251,7 @@ def _supporting(hits: Sequence[Hit], quote: Quote) -> str:
         if rank == quote.passage and hit.text.strip() != quote.text.strip():
             marks = [Mark(hit.answer_start, hit.answer_end, '<span class="qa-said">', "</span>")]
         text = " ".join(render_paragraphs(hit.text, marks))
-        where = f"paragraph {hit.paragraph} · {_h(match_label(hit.score))}"
+        where = f"paragraph {hit.paragraph} · {_h(answer_label(hit.score, confident))}"
         if not one_document:
             where += f" · {_document_name(hit)}"
         items.append(

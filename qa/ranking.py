@@ -14,18 +14,14 @@ import numpy as np
 from qa import answering, fusion
 from qa.cache import BuiltIndex
 from qa.index import PassageStore
-from qa.key_phrase import gives_reason, has_kind
+from qa.key_phrase import gives_reason
 from qa.lexical import LexicalIndex, QueryTerms
-from qa.types import Hit
+from qa.types import Hit, Span
 
 # Passages scored exactly by the dense store per question; the rest share a bound.
 DENSE_DEPTH = 1_000
 # How deep each ranking goes into reciprocal-rank fusion.
 RRF_DEPTH = 100
-# For a how-many question, a passage that holds a count scores this much more, when
-# it scores at least answering.MIN_ANSWER_SCORE to begin with (as REASON_BONUS does
-# for why-questions).
-COUNT_BONUS = 0.08
 
 
 @dataclass(frozen=True)
@@ -45,13 +41,6 @@ class Part:
         0: worked out on the first why-question, not at start-up."""
         return np.array([gives_reason(p.text) for p in self.built.passages], dtype=np.float32)
 
-    @functools.cached_property
-    def gives_count(self) -> np.ndarray:
-        """1.0 for each passage that holds a count ("4,300 French soldiers"; a year is
-        not one), else 0: worked out on the first how-many question."""
-        passages = self.built.passages
-        return np.array([has_kind(p.text, "number") for p in passages], dtype=np.float32)
-
 
 def rank(
     mode: str,
@@ -61,18 +50,20 @@ def rank(
     query: np.ndarray | None,
     k: int,
     *,
-    reason: bool = False,
-    count: bool = False,
+    question: str = "",
+    kind: str | None = None,
     dense: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best passage ids of ``part``, best first (by ``mode``), and the
-    score each passage shows. ``reason``: the question asks why, so a passage that
-    gives a reason scores ``answering.REASON_BONUS`` more, if it could answer at all
-    (one below ``answering.MIN_ANSWER_SCORE`` gets nothing, so whether the corpus
-    answers is decided as for any other question); ``count``: the question asks how
-    many, and a passage that holds a count scores ``COUNT_BONUS`` more, on
-    the same terms. ``dense``: ``query``'s scores,
-    when the caller has them (``dense_scores_batch``); else the store is asked."""
+    score each passage shows. ``kind``: what ``question`` asks for
+    (``answering.expected_answer``; give it for "hybrid" only). For "reason", a passage
+    that gives a reason scores ``answering.REASON_BONUS`` more; for another kind, one
+    of the first ``answering.KIND_DEPTH`` that holds a phrase of that kind fitting the
+    question scores ``answering.KIND_BONUS`` more (``kind_bonus``). Only a passage that
+    could answer at all gets either (one below ``answering.MIN_ANSWER_SCORE`` gets
+    nothing, so whether the corpus answers is decided as for any other question).
+    ``dense``: ``query``'s scores, when the caller has them (``dense_scores_batch``);
+    else the store is asked."""
     if query is None:  # "lexical"
         scores = lexical.scores(terms)
         return top_k(scores, k), scores
@@ -88,13 +79,39 @@ def rank(
         order = np.array(sorted(fused, key=lambda i: -fused[i]), dtype=np.int64)
         return order, dense  # RRF values mean nothing across questions: show the cosine
     scores = fusion.convex_fusion(dense, bm25)
-    if reason:
+    if kind == "reason":
         could_answer = scores >= answering.MIN_ANSWER_SCORE
         scores = scores + answering.REASON_BONUS * part.gives_reason * could_answer
-    if count:
-        could_answer = scores >= answering.MIN_ANSWER_SCORE
-        scores = scores + COUNT_BONUS * part.gives_count * could_answer
+    elif kind is not None and answering.KIND_BONUS:
+        scores = kind_bonus(part, scores, question, kind)
     return top_k(scores, k), scores
+
+
+def kind_bonus(part: Part, scores: np.ndarray, question: str, kind: str) -> np.ndarray:
+    """``scores`` with ``answering.KIND_BONUS`` added for each of the first
+    ``answering.KIND_DEPTH`` passages that could answer and hold, in one sentence, a
+    phrase of ``kind`` that fits ``question``. Only the first few are looked at: the
+    patterns cost microseconds a sentence, too much for every passage of a large corpus."""
+    passages = part.built.passages
+    depth = min(len(scores), answering.KIND_DEPTH)
+    fitting = [
+        int(i)
+        for i in top_k(scores, depth)
+        if scores[i] >= answering.MIN_ANSWER_SCORE
+        and any(
+            answering.has_answer_type(
+                passages[i].text[s.start - passages[i].start : s.end - passages[i].start],
+                kind,
+                question,
+            )
+            for s in (passages[i].sentences or (Span(passages[i].start, passages[i].end),))
+        )
+    ]
+    if not fitting:
+        return scores
+    out = scores.copy()
+    out[fitting] += answering.KIND_BONUS
+    return out
 
 
 def make_hit(

@@ -59,9 +59,19 @@ _MIN_SCORE = {
 }
 
 
+# The article shipped inside the package (a copy of the repository's corpus/), so that
+# an installed qa answers in any folder.
+BUNDLED_CORPUS = Path(__file__).resolve().parent / "data" / "corpus"
+
+
 def default_corpus() -> Path:
-    """``QA_CORPUS``, else ``./corpus``."""
-    return Path(os.environ.get("QA_CORPUS") or "corpus")
+    """``QA_CORPUS``, else ``./corpus`` when there is one, else the bundled article
+    (``BUNDLED_CORPUS``)."""
+    named = os.environ.get("QA_CORPUS")
+    if named:
+        return Path(named)
+    here = Path("corpus")
+    return here if here.is_dir() else BUNDLED_CORPUS
 
 
 class Retriever:
@@ -289,8 +299,9 @@ class Retriever:
         question and passage embeddings + 0.2 x the share of the question's words the
         passage holds (BM25, weighted by rarity; see ``qa.fusion`` and ``qa.lexical``),
         and for a question that asks why, 0.08 more for a passage that gives a reason
-        (``answering.REASON_BONUS``), for one that asks how many, 0.08 more for a
-        passage that holds a count (``ranking.COUNT_BONUS``). About 0.55 and above is
+        (``answering.REASON_BONUS``); for one that asks another kind of thing (how
+        many, when, who ...), ``answering.KIND_BONUS`` more for a passage among the
+        first few that holds a phrase of that kind. About 0.55 and above is
         a strong match, below 0.11 not an answer (thresholds: ``qa.answering``).
         Misspelt words are read as the corpus word they resemble ("peacekepers" as
         "peacekeepers") before either score is computed.
@@ -371,7 +382,7 @@ class Retriever:
             return Answer(question, False, tuple(hits), message, read_as=read_as)
         if answering.is_answered(hits, _MIN_SCORE[self.mode]):
             answer = answering.quote(text, hits[0])
-            confident = answering.is_confident(hits)
+            confident = answering.is_confident(hits, answer)
             message = answering.found_message(answer, confident)
             count = answering.answering_count(hits)
             return Answer(question, True, tuple(hits), message, answer, confident, count, read_as)
@@ -431,8 +442,8 @@ class Retriever:
                     terms[number],
                     query,
                     reading.k,
-                    reason=kind == "reason",
-                    count=kind == "number",
+                    question=reading.text,
+                    kind=kind,
                     dense=rows[number],
                 )
                 ranked.append([(float(scores[i]), number, int(i)) for i in order[: reading.k]])

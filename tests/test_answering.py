@@ -44,12 +44,24 @@ def test_prepare_question_refuses_an_empty_question(blank):
         ("When did France first send troops?", "time"),
         ("In what year did the intervention begin?", "time"),
         ("Who is the spokesman for MINUSMA?", "name"),
-        ("Who is Olivier Salgado?", None),  # what a named person is, not a name
+        ("Who is Olivier Salgado?", "description"),  # what a named person is, not a name
         ("Where will the allies remain engaged?", "place"),
         ("Which countries will the allies stay in?", "place"),
         ("Why is France leaving Mali?", "reason"),
         ("What reasons did the allies give?", "reason"),
-        ("What is MINUSMA?", None),
+        ("What is MINUSMA?", "description"),
+        ("What does the figure 4,300 refer to?", "description"),
+        ("How long is the new tram line?", "measure"),
+        ("How long had France been deployed in Mali?", "measure"),
+        ("What is the capital of Mali?", "place"),  # the attribute decides
+        ("What is the population of Mali?", "number"),
+        ("Who is Mali's president?", "name"),
+        ("Who is the UK prime minister?", "name"),  # a role: a name, not a description
+        ("Which mercenaries did the military rulers hire?", "name"),
+        ("Did the French leader admit defeat?", "yesno"),
+        ("What did Macron say about failure?", "statement"),
+        ("Which mission does Olivier Salgado represent?", "thing"),
+        ("What happens to the peacekeepers?", None),  # answered by a clause
     ],
 )
 def test_expected_answer(question, kind):
@@ -184,10 +196,36 @@ def test_passages_within_the_margin_of_the_best_answer_and_the_rest_do_not():
     assert answering.answering_count([]) == 0
 
 
-def test_a_weak_best_match_is_not_confident():
-    assert answering.is_confident([_hit(answering.GOOD_MATCH)])
-    assert not answering.is_confident([_hit(answering.GOOD_MATCH - 0.01)])
-    assert not answering.is_confident([])
+def test_a_confident_answer_scores_enough_and_holds_what_is_asked():
+    asked = "How many troops does the UN have?"
+    floor = answering.CONFIDENT_SCORE
+    at_floor = _hit(floor)
+    assert answering.is_confident([at_floor], answering.quote(asked, at_floor))
+    below = _hit(floor - 0.01)
+    assert not answering.is_confident([below], answering.quote(asked, below))
+    # The right score, but the sentence holds no count of what is asked: no key phrase.
+    strong = _hit(0.9)
+    helicopters = answering.quote("How many helicopters does the UN have?", strong)
+    assert helicopters.key == "" and not answering.is_confident([strong], helicopters)
+    assert not answering.is_confident([], None)
+
+
+def test_common_kinds_and_clauses_need_a_stronger_match():
+    base = answering.CONFIDENT_SCORE
+    assert answering.confidence_floor("number") == base
+    assert answering.confidence_floor("name") == base + answering.COMMON_KIND_MARGIN
+    assert answering.confidence_floor("clause") == base + answering.CLAUSE_MARGIN
+    assert answering.confidence_floor("clause") == pytest.approx(answering.STRONG_MATCH)
+    hit = _hit(base + 0.01, "Troops arrived on 3 January.")
+    dated = answering.quote("When did the troops arrive?", hit)
+    assert dated.key == "on 3 January" and not answering.is_confident([hit], dated)
+
+
+def test_an_answer_that_is_not_confident_is_at_most_a_weak_match():
+    assert answering.answer_label(0.9, True) == "strong match"
+    assert answering.answer_label(answering.CONFIDENT_SCORE, True) == "good match"
+    assert answering.answer_label(0.9, False) == "weak match"
+    assert answering.answer_label(answering.MIN_ANSWER_SCORE - 0.01, False) == "no real match"
 
 
 def test_the_quote_is_the_answer_sentence_with_its_key_phrase_in_document_offsets():
@@ -197,7 +235,7 @@ def test_the_quote_is_the_answer_sentence_with_its_key_phrase_in_document_offset
     assert quote.text == hit.answer and document[quote.start : quote.end] == quote.text
     assert quote.key == "about 12,000 troops" and quote.kind == "number"
     assert document[quote.key_start : quote.key_end] == quote.key
-    none = answering.quote("What does the UN have?", hit)
+    none = answering.quote("How many helicopters does the UN have?", hit)
     assert (none.key, none.kind, none.key_start, none.key_end) == ("", None, 10, 10)
     assert "strong match" in answering.found_message(quote, True)
     assert "closest the article comes" in answering.found_message(quote, False)

@@ -136,7 +136,7 @@ def test_qa_eval_prints_the_follow_up_table_and_the_history_check(tmp_path, caps
     assert "Follow-ups, asked alone and after their history" in out
     assert "| split | questions | ans | hit@1 alone | hit@1 with history |" in out
     assert "History check: each of the 1 questions asked after a random other one" in out
-    assert set(data) == {"rows", "followups", "history_check"}
+    assert set(data) == {"rows", "calibration", "sweep", "followups", "history_check"}
     assert data["followups"][0]["questions"] == 1
 
 

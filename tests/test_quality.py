@@ -11,33 +11,96 @@ import json
 import pytest
 from conftest import CORPUS, ROOT
 
+from qa import answering
+from qa.calibration import CalibrationRow, calibrate, choose, sweep
 from qa.cli import main
-from qa.evaluation import Metrics, load_questions, report, run
+from qa.evaluation import Metrics, Outcome, load_questions, report, run
 from qa.retriever import MODES
 
 pytestmark = pytest.mark.slow
 
 QUESTIONS = ROOT / "tests" / "questions.jsonl"
 
-# split -> metric -> floor (ceilings for wrong_abstention and average_chars).
+# split -> metric -> floor (ceilings for wrong_abstention and average_chars). The
+# abstention floors fell when questions that share the article's words but that it does
+# not answer were added (capital, president, population ...): those are caught as not
+# confident, not as not found, and the calibration floors below hold them.
 FLOORS = {
-    "dev": {"hit_at_1": 0.78, "mrr_at_5": 0.83, "sentence_accuracy": 0.78, "abstain_recall": 0.55},
+    "dev": {"hit_at_1": 0.78, "mrr_at_5": 0.83, "sentence_accuracy": 0.78, "abstain_recall": 0.35},
     "heldout": {
         "hit_at_1": 0.72,
         "mrr_at_5": 0.80,
         "sentence_accuracy": 0.70,
-        "abstain_recall": 0.40,
+        "abstain_recall": 0.28,
     },
-    "all": {"hit_at_1": 0.76, "mrr_at_5": 0.82, "sentence_accuracy": 0.74, "abstain_recall": 0.48},
+    "all": {"hit_at_1": 0.76, "mrr_at_5": 0.82, "sentence_accuracy": 0.74, "abstain_recall": 0.32},
 }
+# Confident answers on heldout (the threshold is chosen on dev, docs/quality.md). The
+# issue's target is 0.93 precision at 0.6 coverage; heldout measured 0.846 and 0.647, so
+# the floors that guard against a regression sit just below what was measured, and the
+# target is an expected failure until it is met.
+HELDOUT_CONFIDENT_PRECISION = 0.82
+HELDOUT_CONFIDENT_COVERAGE = 0.60
+TARGET_CONFIDENT_PRECISION = 0.93
 MAX_WRONG_ABSTENTION = 0.03
 MAX_AVERAGE_CHARS = 400
 
 
 @pytest.fixture(scope="module")
-def rows(real_retriever) -> dict[tuple[str, str], Metrics]:
-    outcomes = run(real_retriever, load_questions(QUESTIONS), MODES)
+def outcomes(real_retriever) -> dict[str, list[Outcome]]:
+    return run(real_retriever, load_questions(QUESTIONS), MODES)
+
+
+@pytest.fixture(scope="module")
+def rows(outcomes) -> dict[tuple[str, str], Metrics]:
     return {(row.split, row.mode): row for row in report(outcomes)}
+
+
+@pytest.fixture(scope="module")
+def confident(outcomes) -> dict[str, CalibrationRow]:
+    return {r.split: r for r in calibrate(outcomes["hybrid"]) if r.label == "confident"}
+
+
+def test_confident_answers_on_heldout_hold_their_floors(confident):
+    row = confident["heldout"]
+    assert row.precision >= HELDOUT_CONFIDENT_PRECISION, f"precision {row.precision:.3f}"
+    assert row.coverage >= HELDOUT_CONFIDENT_COVERAGE, f"coverage {row.coverage:.3f}"
+
+
+@pytest.mark.xfail(
+    strict=True, reason="issue 21's target: heldout confident precision measured 0.846"
+)
+def test_confident_answers_on_heldout_meet_the_target(confident):
+    assert confident["heldout"].precision >= TARGET_CONFIDENT_PRECISION
+
+
+def test_the_shipped_threshold_is_the_one_chosen_on_dev(outcomes):
+    assert choose(sweep(outcomes["hybrid"]), "dev") == answering.CONFIDENT_SCORE
+
+
+def test_a_confident_answer_always_has_its_key_phrase(outcomes):
+    for outcome in outcomes["hybrid"]:
+        if outcome.confident:
+            assert outcome.key_kind is not None, outcome.question.question
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the capital of Mali?",  # the article does not say
+        "Who is Mali's president?",
+        "How many helicopters does France have in Mali?",  # only soldiers are counted
+        "What is the population of Mali?",
+    ],
+)
+def test_what_the_article_does_not_say_is_not_answered_confidently(real_retriever, question):
+    result = real_retriever.ask(question)
+    assert not result.confident, (result.answer.text if result.answer else "", result.message)
+
+
+def test_who_leads_mali_is_not_answered_with_france(real_retriever):
+    result = real_retriever.ask("Who leads Mali's government?")
+    assert not (result.confident and result.answer is not None and result.answer.key == "France")
 
 
 @pytest.mark.parametrize("split", ["dev", "heldout", "all"])
