@@ -110,7 +110,7 @@ def kind_bonus(part: Part, scores: np.ndarray, question: str, kind: str) -> np.n
     if not fitting:
         return scores
     out = scores.copy()
-    out[fitting] += answering.KIND_BONUS
+    out[fitting] += answering.COUNT_BONUS if kind == "number" else answering.KIND_BONUS
     return out
 
 
