@@ -15,7 +15,7 @@ from typing import Any
 
 from qa import presentation
 from qa.extraction import DocumentError
-from qa.sessions import SessionStore, shown_name
+from qa.sessions import DocumentInfo, SessionStore, shown_name
 from qa.types import Document
 
 Message = dict[str, Any]
@@ -71,7 +71,7 @@ def add_files(
         except DocumentError as exc:
             said.append(presentation.refused(name, str(exc)))
         else:
-            said.append(presentation.added(info))
+            said.append(_added(store, session, info))
     if not said:
         return list(history)
     return [*history, {"role": "assistant", "content": "\n\n".join(said)}]
@@ -91,13 +91,24 @@ def add_text(
     except DocumentError as exc:
         said, added = presentation.refused("The pasted text", str(exc)), False
     else:
-        said, added = presentation.added(info), True
+        said, added = _added(store, session, info), True
     return [*history, {"role": "assistant", "content": said}], added
 
 
 def listing(store: SessionStore, session: str) -> str:
     """The session's documents, for the panel where they are added (Markdown)."""
     return presentation.listing(store.documents(session))
+
+
+def _added(store: SessionStore, session: str, info: DocumentInfo) -> str:
+    """That a document was added, then what it is about (its "In brief" card): the
+    first reply about it."""
+    try:
+        retriever = store.retriever(session, "mine")
+    except DocumentError:  # gone already (the session swept): the note alone
+        return presentation.added(info)
+    brief = presentation.reply(retriever.overview([info.name]), retriever.documents)
+    return presentation.added(info) + "\n\n" + brief
 
 
 def _documents(store: SessionStore, session: str, scope: str) -> Mapping[str, Document]:

@@ -66,7 +66,11 @@ def ask_description(titles: Sequence[str]) -> str:
         "answers, with its key phrase, e.g. “about 12,000 troops”, and offsets in the "
         "article; null when not found) and passages (the closest passages, best first, "
         "each with is_answer). Use it to check what the article says; when found is false, "
-        f"the article does not say. {SCORE_MEANING} {QUOTED}"
+        "the article does not say. kind is “answer”, or “overview” for a question about the "
+        "whole article (“What is this article about?”): then overview lists each document's "
+        "lead and most central sentences, with offsets; or “not_english” for a question in "
+        "another language (language names it): ask in English. "
+        f"{SCORE_MEANING} {QUOTED}"
     )
 
 

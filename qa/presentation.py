@@ -28,7 +28,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from qa.answering import answer_label, match_label
-from qa.types import Answer, Document, Hit, Quote
+from qa.types import Answer, Document, Hit, Overview, Quote
 
 if TYPE_CHECKING:
     from qa.sessions import DocumentInfo
@@ -198,6 +198,10 @@ def strength(score: float, confident: bool | None = None) -> str:
 def reply(answer: Answer, documents: Mapping[str, Document]) -> str:
     """The chat's answer as one HTML block: the answer card, the passages that support
     it, and each article with them marked in place (collapsed)."""
+    if answer.kind == "overview":
+        return overview_reply(answer, documents)
+    if answer.kind == "not_english":
+        return not_english_reply(answer)
     read_as = answer.read_as if answer.read_as not in ("", answer.question) else ""
     if answer.found and answer.answer is not None:
         shown = answer.passages[: max(answer.answering, 1)]
@@ -350,3 +354,54 @@ def document_view(
     if last != len(paragraphs) - 1:
         out.append('<p class="qa-gap">[…]</p>')
     return "".join(out)
+
+
+# ---- An overview, and a question not in English ----------------------------------------
+
+
+def overview_reply(answer: Answer, documents: Mapping[str, Document]) -> str:
+    """The "In brief" card: per document, its lead and most central sentences quoted in
+    the article's order, numbered, each with where it stands; then each article with
+    them marked in place under the same numbers (collapsed)."""
+    briefs = "".join(_brief(o) for o in answer.overview) or f"<p>{_h(answer.message)}</p>"
+    parts = [
+        f'<section class="qa-card qa-brief"><p class="qa-lead">In brief</p>{briefs}'
+        '<p class="qa-cite">The lead, then the sentences most central to the article '
+        "(LexRank), in the article's order.</p></section>"
+    ]
+    for o in answer.overview:
+        hits = [_sentence_hit(o, s.text, s.start, s.end, s.paragraph) for s in o.sentences]
+        labels = [str(n) for n in range(1, len(hits) + 1)]
+        parts.extend(_article_views(hits, labels, documents, None))
+    return '<div class="qa-reply">' + "".join(parts) + "</div>"
+
+
+def _brief(overview: Overview) -> str:
+    """One document in brief: its name, then its sentences, numbered, each with its
+    paragraph."""
+    items = "".join(
+        f'<li><span class="qa-n">[{n}]</span> <span class="qa-where">'
+        f"{'the lead · ' if s.lead else ''}paragraph {s.paragraph} of {s.paragraphs}</span> "
+        f"{_h(s.text)}</li>"
+        for n, s in enumerate(overview.sentences, start=1)
+    )
+    title = (
+        f'<cite>{_h(overview.title)}</cite> <span class="qa-file">({_h(overview.source)})</span>'
+    )
+    return f'<p class="qa-from">From {title}</p><ol class="qa-passages qa-brief-list">{items}</ol>'
+
+
+def _sentence_hit(overview: Overview, text: str, start: int, end: int, paragraph: int) -> Hit:
+    """A sentence of an overview as a hit of its own, to mark it in its article."""
+    return Hit(
+        text, 1.0, overview.source, overview.title, start, end, text, 0, len(text), paragraph
+    )
+
+
+def not_english_reply(answer: Answer) -> str:
+    """A question not in English: said plainly, with nothing quoted as an answer."""
+    language = f"Not in English: {answer.language}" if answer.language else "Not in English"
+    return (
+        '<div class="qa-reply"><section class="qa-card qa-none qa-language">'
+        f'<p class="qa-lead">{_h(language)}</p><p>{_h(answer.message)}</p></section></div>'
+    )

@@ -15,7 +15,7 @@ import heapq
 import itertools
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,10 @@ from qa.corpus import BoilerplateRules, CorpusError, documents_from_texts, load_
 from qa.embedding import Embedder
 from qa.encoders import make_embedder
 from qa.index import check_index_request
+from qa.language import not_english, not_english_answer
 from qa.lexical import LexicalIndex, QueryTerms
 from qa.milvus_store import vector_store_name
+from qa.overview import is_overview_question, overview_answer
 from qa.ranking import Part, dense_scores_batch, make_hit, rank, sentence_vectors
 from qa.types import Answer, Document, Hit, Passage
 
@@ -305,6 +307,9 @@ class Retriever:
         a strong match, below 0.11 not an answer (thresholds: ``qa.answering``).
         Misspelt words are read as the corpus word they resemble ("peacekepers" as
         "peacekeepers") before either score is computed.
+        A question about the whole article ("What is this article about?") or in a
+        language other than English is searched as typed, like any other: ``search``
+        ranks passages and never refuses; ``ask`` is what answers those two otherwise.
         Raises ``ValueError`` for an empty question or a ``k`` below 1.
         """
         return self._search(question, k, history)[0]
@@ -318,12 +323,31 @@ class Retriever:
         either way, so a UI can show the closest ones as not an answer.
         ``Answer.read_as`` is the question searched: ``question`` completed from
         ``history`` when it is a follow-up, else ``question`` itself.
+
+        Two questions are answered without a search (``_unsearched``): one about the
+        whole article ("What is this article about?", "Summarize") gets its overview
+        (``kind`` "overview", ``qa.overview``), one not in English says so (``kind``
+        "not_english", ``found`` False, ``qa.language``).
         """
         try:
+            if (unsearched := self._unsearched(question, k)) is not None:
+                return unsearched
             hits, text, completed = self._search(question, k, history)
         except ValueError as exc:
             return _invalid(question, exc)
         return self._decide(question, hits, text, completed)
+
+    def overview(self, sources: Sequence[str] | None = None) -> Answer:
+        """What the documents are about, in their own words: the answer to "What is
+        this article about?" for the documents named ``sources`` (all by default),
+        e.g. to show a document just added."""
+        return overview_answer(
+            "What is this article about?",
+            self.documents.values(),
+            [part.built for part in self._parts],
+            self._embedder,
+            sources,
+        )
 
     def search_batch(
         self,
@@ -364,6 +388,9 @@ class Retriever:
         readings: dict[int, _Reading] = {}
         for i, (question, ki, history) in enumerate(zip(questions, ks, stories, strict=True)):
             try:
+                if (unsearched := self._unsearched(question, ki)) is not None:
+                    answers[i] = unsearched
+                    continue
                 readings[i] = self._read(question, ki, history or ())
             except ValueError as exc:
                 answers[i] = _invalid(question, exc)
@@ -389,6 +416,17 @@ class Retriever:
         titles = self.titles
         message = answering.not_found_message(read_as, titles)
         return Answer(question, False, tuple(hits), message, read_as=read_as)
+
+    def _unsearched(self, question: str, k: object) -> Answer | None:
+        """The answer to a question not in English or about the whole article, which
+        no search answers; None for any other. Raises ``ValueError`` as ``_read``."""
+        cleaned = answering.prepare_question(question)
+        check_k(k)
+        if (language := not_english(cleaned)) is not None:
+            return not_english_answer(question, language)
+        if is_overview_question(cleaned):
+            return replace(self.overview(), question=question, read_as=question)
+        return None
 
     def _missing_names(self, text: str) -> list[str]:
         """The names of ``text`` that no part of the corpus mentions."""

@@ -115,17 +115,40 @@ class QuoteDict(TypedDict):
     paragraphs: int
 
 
+class OverviewSentenceDict(TypedDict):
+    """One sentence of an overview as JSON (``OverviewSentence``)."""
+
+    text: str
+    start: int
+    end: int
+    paragraph: int
+    paragraphs: int
+    lead: bool
+    centrality: float
+
+
+class OverviewDict(TypedDict):
+    """One document's overview as JSON (``Overview``)."""
+
+    source: str
+    title: str
+    sentences: list[OverviewSentenceDict]
+
+
 class AnswerDict(TypedDict):
     """An answer as JSON: what the ``ask`` endpoint, the MCP tool and ``qa ask --json``
     return (``Answer.to_dict``)."""
 
     question: str
+    kind: str
     found: bool
     confident: bool
     read_as: str
     message: str
     answer: QuoteDict | None
     passages: list[RankedPassageDict]
+    overview: list[OverviewDict]
+    language: str | None
 
 
 @dataclass(frozen=True, repr=False)
@@ -225,6 +248,58 @@ class Quote:
 
 
 @dataclass(frozen=True)
+class OverviewSentence:
+    """A sentence of an overview, quoted: ``text == document.text[start:end]``.
+
+    ``lead`` marks the document's lead (its first full sentence); ``centrality`` is the
+    sentence's LexRank score times the number of sentences, so 1.0 is average
+    (``qa.overview``).
+    """
+
+    text: str
+    start: int
+    end: int
+    paragraph: int
+    paragraphs: int
+    lead: bool = False
+    centrality: float = 0.0
+
+    def to_dict(self) -> OverviewSentenceDict:
+        return {
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "paragraph": self.paragraph,
+            "paragraphs": self.paragraphs,
+            "lead": self.lead,
+            "centrality": round(self.centrality, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Overview:
+    """One document in brief: its lead, then its most central sentences, in article
+    order (``qa.overview``)."""
+
+    source: str
+    title: str
+    sentences: tuple[OverviewSentence, ...]
+
+    def to_dict(self) -> OverviewDict:
+        return {
+            "source": self.source,
+            "title": self.title,
+            "sentences": [s.to_dict() for s in self.sentences],
+        }
+
+
+# What an answer is (``Answer.kind``): an answer to the question from the passages
+# (found or not), an overview of the documents ("What is this article about?"), or a
+# question not in English, which is not searched.
+KINDS = ("answer", "overview", "not_english")
+
+
+@dataclass(frozen=True)
 class Answer:
     """What ``Retriever.ask`` returns: whether the corpus answers, the answer, and words.
 
@@ -236,6 +311,13 @@ class Answer:
     questions, else ``question`` itself. When ``found`` is False,
     ``answer`` is None and ``passages`` may still hold the closest passages, for a UI
     to offer as not an answer.
+
+    ``kind`` says what the reply is (``KINDS``): ``"answer"`` as above; ``"overview"``
+    for a question about the whole article ("What is this article about?",
+    "Summarize"): ``found`` and ``confident`` are True, ``answer`` is None, and
+    ``overview`` holds each document's lead and most central sentences (``message``
+    says them in plain words); ``"not_english"`` for a question in another language:
+    ``found`` is False, nothing is quoted, and ``language`` names the language.
 
     >>> result = Retriever.from_corpus("corpus").ask("How many troops does the UN have in Mali?")
     >>> result.answer.key
@@ -250,12 +332,16 @@ class Answer:
     confident: bool = False
     answering: int = 0
     read_as: str = ""  # the question searched: ``question``, or a follow-up completed from history
+    kind: str = "answer"  # one of ``KINDS``
+    overview: tuple[Overview, ...] = ()  # for kind "overview": one per document
+    language: str | None = None  # for kind "not_english": the language detected, in English
 
     def to_dict(self) -> AnswerDict:
         """The one JSON shape of an answer: what the ``ask`` endpoint, the MCP tool and
         ``qa ask --json`` return."""
         return {
             "question": self.question,
+            "kind": self.kind,
             "found": self.found,
             "confident": self.confident,
             "read_as": self.read_as or self.question,
@@ -265,4 +351,6 @@ class Answer:
                 {**hit.to_dict(), "is_answer": self.found and rank <= self.answering}
                 for rank, hit in enumerate(self.passages, start=1)
             ],
+            "overview": [o.to_dict() for o in self.overview],
+            "language": self.language,
         }

@@ -397,12 +397,15 @@ def test_mcp_tools_say_what_the_article_is_and_bound_k(mcp_tools) -> None:
     ask = next(tool for tool in tools if tool.name == "ask")
     assert set(ask.outputSchema["properties"]) == {
         "question",
+        "kind",
         "found",
         "confident",
         "read_as",
         "message",
         "answer",
         "passages",
+        "overview",
+        "language",
     }
 
 
@@ -426,6 +429,44 @@ def test_mcp_ask_says_found_or_not_in_json(served: str, real_retriever: qa.Retri
     passages = search.structuredContent["result"]
     assert len(passages) == 2 and ANSWER in passages[0]["text"]
     assert bad.isError and "greater than or equal to 1" in bad.content[0].text
+
+
+OTHER_LANGUAGES = {
+    "Quand la France quittera-t-elle le Mali ?": "French",
+    "¿Cuántos soldados tiene la ONU en Malí?": "Spanish",
+    "Wie viele Soldaten hat Frankreich in Mali?": "German",
+    "Perché la Francia lascia il Mali?": "Italian",
+}
+
+
+@pytest.mark.slow
+def test_other_languages_and_overviews_over_http_and_mcp(served: str, client) -> None:
+    """A question in French, Spanish, German or Italian is told so, with nothing quoted;
+    "What is this article about?" gets the overview: the same over HTTP and MCP."""
+
+    async def work(session, _):
+        asked = [*OTHER_LANGUAGES, "What is this article about?"]
+        return [(await session.call_tool("ask", {"question": q})).structuredContent for q in asked]
+
+    from_mcp = mcp_call(served + "gradio_api/mcp/", work)
+    from_http = [
+        client.predict(q, 3, api_name="/ask") for q in [*OTHER_LANGUAGES, "Summarize the article"]
+    ]
+    for answers in (from_http, from_mcp):
+        *foreign, brief = answers
+        for answer, language in zip(foreign, OTHER_LANGUAGES.values(), strict=True):
+            assert (answer["kind"], answer["found"], answer["language"]) == (
+                "not_english",
+                False,
+                language,
+            )
+            assert answer["answer"] is None and answer["passages"] == []
+            assert answer["message"].startswith(f"This question looks like {language}.")
+        assert (brief["kind"], brief["found"], brief["answer"]) == ("overview", True, None)
+        (overview,) = brief["overview"]
+        assert overview["sentences"][0]["lead"] is True
+        assert overview["sentences"][0]["text"].startswith("A statement signed by France")
+    assert from_http[-1]["overview"] == from_mcp[-1]["overview"]
 
 
 @pytest.mark.slow

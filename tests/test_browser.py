@@ -314,3 +314,33 @@ def test_a_follow_up_says_how_it_was_read(page) -> None:
     ask(page, "And France?")
     page.locator("[data-testid=bot] .qa-readas").wait_for()
     assert "How many troops does France have in Mali?" in page.locator(".qa-readas").inner_text()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_an_overview_question_gets_the_in_brief_card(browser, served, shots, scheme) -> None:
+    """The question "What is this article about?" gets the "In brief" card: the lead and
+    the central sentences, readable in both themes; a German question is told so."""
+    page = open_page(browser, served, scheme)
+    try:
+        ask(page, "What is this article about?")
+        card = last_reply(page).locator(".qa-card.qa-brief")
+        card.wait_for()
+        assert card.locator(".qa-lead").inner_text().strip().lower() == "in brief"
+        items = card.locator("li")
+        assert items.count() == 4
+        assert "A statement signed by France" in items.first.inner_text()
+        assert "the lead · paragraph 1 of" in items.first.inner_text()
+        background = card.evaluate("e => getComputedStyle(e).backgroundColor")
+        for text, fg, _ in colours(card.locator("li, .qa-lead, .qa-where, .qa-cite, .qa-from")):
+            assert contrast(fg, background) >= MIN_CONTRAST, (scheme, text, fg, background)
+        settled(page)
+        page.screenshot(path=str(shots / f"overview-{scheme}-desktop.png"))
+        ask(page, "Wie viele Soldaten hat Frankreich in Mali?")
+        refusal = last_reply(page).locator(".qa-card.qa-language")
+        refusal.wait_for()
+        assert "German" in refusal.inner_text() and "in English" in refusal.inner_text()
+        assert last_reply(page).locator("blockquote, mark").count() == 0
+        settled(page)
+        page.screenshot(path=str(shots / f"not-english-{scheme}-desktop.png"))
+    finally:
+        page.context.close()
