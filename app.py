@@ -187,10 +187,17 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
     folder = uploads.upload_folder(_port())
 
     def chat(
-        message: str, history: list[Message], scope: str, request: gr.Request
-    ) -> tuple[str, list[Message]]:
-        """Answer one question, read in the light of the chat's earlier questions."""
-        return "", turns.respond(store, _tab(request), message, history, scope, EXAMPLES[0])
+        message: str,
+        history: list[Message],
+        scope: str,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
+    ) -> tuple[str, list[Message], str]:
+        """Answer one question, read in the light of the chat's earlier questions; a
+        link alone adds that article to the tab's documents."""
+        session = _tab(request)
+        history = turns.respond(store, session, message, history, scope, EXAMPLES[0], progress)
+        return "", history, turns.listing(store, session)
 
     def add_files(
         paths: list[str] | None,
@@ -253,6 +260,26 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
             raise _app_error(exc) from None
         return dataclasses.asdict(info)
 
+    def add_url(
+        url: str,
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> dict[str, Any]:
+        """Fetch the article at a link and add it to this client's session, to ask about
+        with scope "mine" or "both" (http and https only; public addresses only)."""
+        session = _session(request)
+        if session is None:
+            raise refusal(
+                "add_url needs a session, to keep the article for your later questions: "
+                "call it through gradio_client (a Client keeps its session)."
+            )
+        if not isinstance(url, str):
+            raise refusal(f"url must be a string, got {type(url).__name__}.")
+        try:
+            info = store.add_url(session, url)
+        except qa.DocumentError as exc:
+            raise _app_error(exc) from None
+        return dataclasses.asdict(info)
+
     def forget(request: gr.Request) -> None:
         if (session := _session(request)) is not None:
             store.close(session)
@@ -298,12 +325,15 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
             elem_id="qa-scope",
             render=False,  # shown in "Your own articles", below the examples
         )
+        documents = gr.Markdown(
+            "No document of yours yet.", elem_id="qa-listing", render=False
+        )  # shown in "Your own articles"; a link pasted in the chat adds to it too
         # The chat endpoint stays callable (gradio_client, api_name="/chat") but is left
         # off the API page: programs call `ask` or `search`.
         textbox.submit(
             chat,
             [textbox, chatbot, scope],
-            [textbox, chatbot],
+            [textbox, chatbot, documents],
             api_name="chat",
             api_visibility="undocumented",
         )
@@ -312,7 +342,7 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
         gr.Examples(
             [[example] for example in EXAMPLES],
             inputs=[textbox, chatbot, scope],  # only the textbox has example values
-            outputs=[textbox, chatbot],
+            outputs=[textbox, chatbot, documents],
             fn=chat,
             run_on_click=True,
             cache_examples=False,
@@ -339,7 +369,7 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
                 elem_id="qa-paste",
             )
             paste = gr.Button("Add the pasted text", size="sm")
-            documents = gr.Markdown("No document of yours yet.", elem_id="qa-listing")
+            documents.render()
         # While a document is being added the question box waits: both write the whole
         # chat, and the one that ended last would drop the other's message.
         for trigger, handler, inputs, outputs in (
@@ -352,6 +382,7 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
         gr.api(ask, api_name="ask", api_description=mcp_server.ask_description(titles))
         gr.api(search, api_name="search", api_description=mcp_server.search_description(titles))
         gr.api(add_document, api_name="add_document")
+        gr.api(add_url, api_name="add_url")
         demo.unload(forget)
     _describe_parameters(demo)
     # Gradio's queue rebuilds a pandas table of its last 10,000 events after every event
@@ -389,6 +420,7 @@ def _describe_parameters(demo: gr.Blocks) -> None:
         "scope": {"enum": ["both", "bundled", "mine"], "description": SCOPE_HELP},
         "text": {"description": "the document's text; its first line is its title"},
         "name": {"description": 'what its passages say they come from (default "Pasted text N")'},
+        "url": {"description": "the article's address, http:// or https://"},
     }
     asking = ("question", "k", "history", "scope")
     endpoints: dict[str, tuple[tuple[str, ...], str, Any, str]] = {
@@ -398,7 +430,13 @@ def _describe_parameters(demo: gr.Blocks) -> None:
             ("text", "name"),
             "document",
             dict[str, int | float | str],
-            "name, title, kind, words, passages, memory_bytes, seconds, note",
+            "name, title, kind, words, passages, memory_bytes, seconds, note, url",
+        ),
+        "add_url": (
+            ("url",),
+            "document",
+            dict[str, int | float | str],
+            "name, title, kind, words, passages, memory_bytes, seconds, note, url",
         ),
     }
     for fn in demo.fns.values():

@@ -9,6 +9,7 @@ Mali?"). Messages are Gradio's chat messages: ``{"role": ..., "content": ...}``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,11 @@ Progress = Callable[[float, str], None]
 DEFAULT_K = 3
 # Earlier questions kept for reading follow-ups: the last few are all a follow-up leans on.
 HISTORY = 8
+# A message that is a link alone, maybe after a verb: the article to add, not a question.
+_LINK_MESSAGE = re.compile(
+    r"\s*(?:(?:ask|read|add|open|summari[sz]e)\b\s*:?\s*)?<?([a-z][a-z0-9+.-]*://[^\s<>]+)>?\s*\Z",
+    re.IGNORECASE,
+)
 
 
 def respond(
@@ -33,13 +39,18 @@ def respond(
     history: Sequence[Message],
     scope: str = "both",
     example: str = "",
+    progress: Progress | None = None,
 ) -> list[Message]:
     """The chat after ``question``, which is read in the light of the person's earlier
-    questions in ``history`` (a follow-up). ``history`` is copied, never changed."""
+    questions in ``history`` (a follow-up). ``history`` is copied, never changed. A
+    message that is a link alone ("https://...", or "ask https://...") adds the article
+    at that link to the session instead (``link_of``)."""
     if not question.strip():
         if history and _text(history[-1]).startswith(presentation.HINT):
             return list(history)  # the hint is already the last thing said
         return [*history, {"role": "assistant", "content": presentation.hint(example)}]
+    if (link := link_of(question)) is not None:
+        return [*history, *add_link(store, session, link, progress)]
     answer = store.ask(session, question, DEFAULT_K, earlier_questions(history), scope)
     documents = _documents(store, session, scope)
     messages = [
@@ -49,10 +60,34 @@ def respond(
     return [*history, *messages]
 
 
+def link_of(message: str) -> str | None:
+    """The link when ``message`` is one alone, maybe after "ask", "read", "add" or
+    "summarise" ("ask https://news.example.org/story"); None for anything else, so a
+    question that mentions a link is still a question. Any scheme counts (a pasted
+    "file:///..." is refused in words by the fetcher, not searched for)."""
+    match = _LINK_MESSAGE.match(message)
+    return match.group(1) if match else None
+
+
+def add_link(
+    store: SessionStore, session: str, link: str, progress: Progress | None = None
+) -> list[Message]:
+    """Fetch the article at ``link`` into the session: the link as the person's
+    message, then that it was added with what it is about, or why not."""
+    said = [{"role": "user", "content": presentation.shown_question(link)}]
+    try:
+        info = store.add_url(session, link, progress=progress)
+    except DocumentError as exc:
+        said.append({"role": "assistant", "content": presentation.refused(link, str(exc))})
+    else:
+        said.append({"role": "assistant", "content": _added(store, session, info)})
+    return said
+
+
 def earlier_questions(history: Sequence[Message]) -> list[str]:
     """The person's questions in ``history``, oldest first, as typed (the last few)."""
-    asked = [presentation.question_of(_text(m)) for m in history if m.get("role") == "user"]
-    return asked[-HISTORY:]
+    said = [presentation.question_of(_text(m)) for m in history if m.get("role") == "user"]
+    return [q for q in said if link_of(q) is None][-HISTORY:]  # a link is not a question
 
 
 def add_files(

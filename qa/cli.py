@@ -80,6 +80,12 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("-k", type=int, default=3, help="how many passages (default 3)")
     ask.add_argument("--json", action="store_true", help="print the result as JSON")
+    ask.add_argument(
+        "--url",
+        action="append",
+        metavar="URL",
+        help="ask the article at this link instead of the corpus (repeat for several)",
+    )
     _common(ask)
     ask.set_defaults(run=_ask)
 
@@ -168,7 +174,11 @@ def _ask(args: argparse.Namespace) -> int:
     prepare_question(args.question)  # an empty question is an error before any loading
     if args.k < 1:  # else ask() would turn it into a "not found" answer and exit 0
         raise ValueError(f"k must be >= 1, got {args.k}")
-    result = _retriever(args).ask(args.question, k=args.k)
+    if args.url:
+        retriever = Retriever.from_urls(args.url, model=args.model, encoder=args.encoder)
+    else:
+        retriever = _retriever(args)
+    result = retriever.ask(args.question, k=args.k)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return 0

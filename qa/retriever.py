@@ -251,6 +251,37 @@ class Retriever:
         return cls(documents, built, embedder)
 
     @classmethod
+    def from_urls(
+        cls,
+        urls: Iterable[str],
+        *,
+        allow_private: bool | None = None,
+        model: str | None = None,
+        embedder: Embedder | None = None,
+        encoder: str | None = None,
+    ) -> Retriever:
+        """A retriever over the articles at ``urls``, fetched now (``qa.fetching``: each
+        page's main text; http and https only, at most 10 MB, no private or local
+        address unless ``allow_private`` or ``QA_ALLOW_PRIVATE_URLS=1``). Each hit's
+        ``source`` names its page ("news.example.org \u203a harbour-reopens"); a link that
+        cannot be read raises ``FetchError`` (a ``DocumentError``) saying why.
+
+        >>> r = Retriever.from_urls(["https://news.example.org/local/harbour-reopens"])
+        """
+        from qa.fetching import fetch_document  # httpx is imported only when used
+
+        pages = [fetch_document(url, allow_private=allow_private) for url in urls]
+        if not pages:
+            raise CorpusError("No links given: pass at least one URL.")
+        texts: dict[str, str] = {}
+        for page in pages:
+            name, number = page.name, 2
+            while name in texts:  # two pages with one name: "name (2)"
+                name, number = f"{page.name} ({number})", number + 1
+            texts[name] = page.text
+        return cls.from_texts(texts, model=model, embedder=embedder, encoder=encoder)
+
+    @classmethod
     def combine(cls, retrievers: Sequence[Retriever]) -> Retriever:
         """One retriever over the documents of all of ``retrievers``, sharing their
         indexes: nothing is embedded or copied again, so combining is instant.

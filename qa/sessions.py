@@ -47,6 +47,7 @@ from qa.batching import Batcher
 from qa.corpus import BoilerplateRules, CorpusError, documents_from_texts
 from qa.embedding import Embedder
 from qa.extraction import DocumentError, extract
+from qa.fetching import fetch_document
 from qa.retriever import Retriever
 from qa.types import Answer, Document, Hit
 
@@ -112,8 +113,9 @@ class DocumentInfo:
     words: int
     passages: int
     memory_bytes: int  # an estimate of what it holds in memory (the budget counts RSS)
-    seconds: float  # time to read, cut and embed it
+    seconds: float  # time to read, cut and embed it (and fetch it, for a link)
     note: str = ""  # e.g. "notes.txt holds a PDF, not plain text: read as pdf."
+    url: str = ""  # for a document added by its link: the page read, after redirects
 
 
 @dataclass
@@ -272,6 +274,20 @@ class SessionStore:
             session_id, extracted.text, name, extracted.kind, extracted.note, began, progress
         )
 
+    def add_url(
+        self, session_id: str, url: str, progress: Progress | None = None
+    ) -> DocumentInfo:
+        """Fetch the article at ``url`` and add it (``qa.fetching``: http and https only,
+        at most ``Limits.max_file_mb``, no private or local address unless
+        ``QA_ALLOW_PRIVATE_URLS=1``); a ``FetchError``, a ``DocumentError``, says why not."""
+        began = time.perf_counter()
+        _tell(progress, 0.0, f"Fetching {url[:200]}")
+        fetched = fetch_document(url, max_bytes=int(self.limits.max_file_mb * 1_000_000))
+        name = shown_name(fetched.name)
+        return self._add(
+            session_id, fetched.text, name, fetched.kind, "", began, progress, fetched.final_url
+        )
+
     def add_text(
         self,
         session_id: str,
@@ -305,6 +321,7 @@ class SessionStore:
         note: str,
         began: float,
         progress: Progress | None,
+        url: str = "",
     ) -> DocumentInfo:
         limits = self.limits
         if len(text) > limits.max_document_chars:
@@ -338,6 +355,7 @@ class SessionStore:
                     memory_bytes=_memory_estimate(retriever, text),
                     seconds=round(time.perf_counter() - began, 3),
                     note=note,
+                    url=url,
                 )
                 with self._lock:
                     self._check_passages(session, name, passages)

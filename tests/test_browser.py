@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,7 +57,8 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with serve_app(tmp_path_factory.mktemp("app")) as url:
+    # Loopback links allowed: the link test's news site runs on this machine.
+    with serve_app(tmp_path_factory.mktemp("app"), QA_ALLOW_PRIVATE_URLS="1") as url:
         yield url
 
 
@@ -306,6 +308,36 @@ def test_a_file_of_ones_own_is_uploaded_and_answers(page, tmp_path: Path) -> Non
     card.wait_for()
     assert "forty kinds of bread" in card.inner_text()
     assert "bakery.txt" in last_reply(page).inner_text()
+
+
+def test_a_pasted_link_is_read_then_answered(page, shots, capsys) -> None:
+    """A news link pasted in the chat adds the article (with its overview as the first
+    reply), then a question about it is answered from it; prints the time from pasting
+    to the first answer."""
+    from news_site import NewsSite
+
+    with NewsSite() as site:
+        link = site.url("/local/harbour-reopens-after-storm")
+        started = time.perf_counter()
+        ask(page, link)
+        added = page.locator("[data-testid=bot]", has_text="Added")
+        added.wait_for()
+        read = time.perf_counter() - started
+        assert "in brief" in added.inner_text().lower()
+        ask(page, "What was the barge carrying?")
+        key = last_reply(page).locator(".qa-card mark.qa-key")
+        key.wait_for()
+        answered = time.perf_counter() - started
+        assert key.inner_text() == "was carrying 600 tonnes of wheat"
+        assert "harbour-reopens-after-storm" in last_reply(page).inner_text()
+        settled(page)
+        page.screenshot(path=str(shots / "link-light-desktop.png"))
+        page.get_by_text("Your own articles").click()
+        page.locator("#qa-listing", has_text="harbour-reopens-after-storm").wait_for()
+    with capsys.disabled():
+        print(
+            f"\nLink pasted to article added: {read:.1f} s; to the first answer: {answered:.1f} s"
+        )
 
 
 def test_a_follow_up_says_how_it_was_read(page) -> None:
