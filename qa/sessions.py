@@ -274,9 +274,7 @@ class SessionStore:
             session_id, extracted.text, name, extracted.kind, extracted.note, began, progress
         )
 
-    def add_url(
-        self, session_id: str, url: str, progress: Progress | None = None
-    ) -> DocumentInfo:
+    def add_url(self, session_id: str, url: str, progress: Progress | None = None) -> DocumentInfo:
         """Fetch the article at ``url`` and add it (``qa.fetching``: http and https only,
         at most ``Limits.max_file_mb``, no private or local address unless
         ``QA_ALLOW_PRIVATE_URLS=1``); a ``FetchError``, a ``DocumentError``, says why not."""
