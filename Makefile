@@ -13,7 +13,10 @@ STAMP := $(VENV)/.installed
 TORCH_INDEX ?=
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@# Columns as wide as the longest target name, so every description lines up.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
+		'{ names[NR] = $$1; says[NR] = $$2; if (length($$1) > w) w = length($$1) } \
+		END { for (i = 1; i <= NR; i++) printf "  make %-*s  %s\n", w, names[i], says[i] }'
 
 $(STAMP): pyproject.toml constraints.txt requirements.txt scripts/install.py
 	@test -x $(PY) || { echo "Creating $(VENV) with $$($(PYTHON) --version)"; $(PYTHON) -m venv $(VENV); }

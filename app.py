@@ -304,7 +304,7 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
             allow_tags=False,  # no custom tag passes through
             buttons=[],  # a copy button would copy the HTML, not the quote
             feedback_options=None,
-            placeholder="Ask a question below, or click an example.",
+            placeholder="Ask a question below, click an example, or paste a news link.",
         )
         textbox = gr.Textbox(
             elem_id="qa-question",
@@ -348,10 +348,13 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
             cache_examples=False,
             label="Examples (click one to ask it)",
         )
-        with gr.Accordion("Your own articles", open=False, elem_id="qa-documents"):
+        with gr.Accordion(
+            "Your own articles: paste, upload or link one", open=False, elem_id="qa-documents"
+        ):
             gr.Markdown(
-                "Paste an article, or upload `.txt`, `.md`, `.html` or `.pdf` files (up to "
-                f"{store.limits.max_file_mb:g} MB each), then ask about them. They stay in "
+                "Paste an article, upload `.txt`, `.md`, `.html` or `.pdf` files (up to "
+                f"{store.limits.max_file_mb:g} MB each), or paste a news link in the question "
+                "box, then ask about them. They stay in "
                 "this tab only, in the server's memory: nobody else's answers use them, and "
                 "they are gone when you close the tab or after an hour without a question."
             )

@@ -53,9 +53,10 @@ def respond(
         return [*history, *add_link(store, session, link, progress)]
     answer = store.ask(session, question, DEFAULT_K, earlier_questions(history), scope)
     documents = _documents(store, session, scope)
+    asked = _asked(scope, len(store.documents(session)))
     messages = [
         {"role": "user", "content": presentation.shown_question(question)},
-        {"role": "assistant", "content": presentation.reply(answer, documents)},
+        {"role": "assistant", "content": presentation.reply(answer, documents, asked)},
     ]
     return [*history, *messages]
 
@@ -144,6 +145,17 @@ def _added(store: SessionStore, session: str, info: DocumentInfo) -> str:
         return presentation.added(info)
     brief = presentation.reply(retriever.overview([info.name]), retriever.documents)
     return presentation.added(info) + "\n\n" + brief
+
+
+def _asked(scope: str, own: int) -> str:
+    """What a question of this ``scope`` searched, in words, with ``own`` documents of
+    the person's: for the heading of "not in ..."."""
+    mine = "your document" if own == 1 else "your documents"
+    if scope == "mine":
+        return mine
+    if scope == "both" and own:
+        return f"the article or {mine}"
+    return "the article"
 
 
 def _documents(store: SessionStore, session: str, scope: str) -> Mapping[str, Document]:

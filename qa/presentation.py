@@ -195,9 +195,11 @@ def strength(score: float, confident: bool | None = None) -> str:
     return f"{label} ({score:.2f})"
 
 
-def reply(answer: Answer, documents: Mapping[str, Document]) -> str:
+def reply(answer: Answer, documents: Mapping[str, Document], asked: str = "") -> str:
     """The chat's answer as one HTML block: the answer card, the passages that support
-    it, and each article with them marked in place (collapsed)."""
+    it, and each article with them marked in place (collapsed). ``asked`` names what
+    was searched, for a refusal's heading ("your documents"); by default "the article",
+    or "the articles" when there are several."""
     if answer.kind == "overview":
         return overview_reply(answer, documents)
     if answer.kind == "not_english":
@@ -210,7 +212,8 @@ def reply(answer: Answer, documents: Mapping[str, Document]) -> str:
         labels = [f"{rank}" for rank in range(1, len(shown) + 1)]
     else:
         shown = answer.passages[:1]
-        parts = [_not_found(answer.message, read_as, bool(shown)), _closest(shown)]
+        asked = asked or ("the article" if len(documents) <= 1 else "the articles")
+        parts = [_not_found(answer.message, read_as, bool(shown), asked), _closest(shown)]
         labels = ["closest"] * len(shown)
     parts.extend(_article_views(shown, labels, documents, answer.answer))
     return '<div class="qa-reply">' + "".join(parts) + "</div>"
@@ -244,17 +247,26 @@ def _card(quote: Quote, confident: bool, read_as: str = "") -> str:
 
 
 def _supporting(hits: Sequence[Hit], quote: Quote, confident: bool = True) -> str:
-    """The passages that answer, numbered, compact; the answer sentence underlined in
-    its passage (the only emphasis), the document named once when they share one."""
+    """The passages that answer, numbered, compact, the document named once when they
+    share one; in the first, the sentence the card quotes is not repeated."""
     one_document = len({hit.source for hit in hits}) == 1
     items = []
     for rank, hit in enumerate(hits, start=1):
-        if rank == quote.passage and hit.text.strip() == quote.text.strip() and len(hits) == 1:
-            continue  # the card already shows all of it
-        marks = []
-        if rank == quote.passage and hit.text.strip() != quote.text.strip():
-            marks = [Mark(hit.answer_start, hit.answer_end, '<span class="qa-said">', "</span>")]
-        text = " ".join(render_paragraphs(hit.text, marks))
+        if rank == quote.passage:
+            # The card quotes this passage's answer sentence: here only what stands
+            # around it, with a pointer in its place, so nothing is read twice.
+            before, after = hit.text[: hit.answer_start], hit.text[hit.answer_end :]
+            if not (before.strip() or after.strip()) and len(hits) == 1:
+                continue  # the card already shows all of it
+            text = " ".join(
+                [
+                    *render_paragraphs(before),
+                    '<span class="qa-elided">[the answer, quoted above]</span>',
+                    *render_paragraphs(after),
+                ]
+            )
+        else:
+            text = " ".join(render_paragraphs(hit.text))
         where = f"paragraph {hit.paragraph} · {_h(answer_label(hit.score, confident))}"
         if not one_document:
             where += f" · {_document_name(hit)}"
@@ -267,8 +279,10 @@ def _supporting(hits: Sequence[Hit], quote: Quote, confident: bool = True) -> st
     return source + listing
 
 
-def _not_found(message: str, read_as: str = "", closest: bool = True) -> str:
-    lead = "Not in the article" if closest else "No answer"
+def _not_found(
+    message: str, read_as: str = "", closest: bool = True, asked: str = "the article"
+) -> str:
+    lead = f"Not in {asked}" if closest else "No answer"
     return (
         f'<section class="qa-card qa-none">{_read_as(read_as)}<p class="qa-lead">{lead}</p>'
         f"<p>{_h(message)}</p></section>"

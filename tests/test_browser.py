@@ -194,6 +194,33 @@ def test_the_answer_comes_first_readable_and_in_view(browser, served, shots, sch
         page.context.close()
 
 
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_first_visit_shows_the_question_box_examples_and_own_articles(
+    browser, served, scheme
+) -> None:
+    """At 1280 x 900 before any question: the question box's hint is readable (AA), and
+    "Your own articles" is in view, not under an empty chat."""
+    page = open_page(browser, served, scheme)
+    try:
+        box = page.locator("#qa-question textarea")
+        hint = box.evaluate("e => getComputedStyle(e, '::placeholder').color")
+        background = box.evaluate("e => getComputedStyle(e).backgroundColor")
+        assert contrast(hint, background) >= MIN_CONTRAST, (scheme, hint, background)
+        panel = page.locator("#qa-documents").bounding_box()
+        assert panel is not None and panel["y"] + panel["height"] <= 900, panel
+        page.get_by_text("or paste a news link").wait_for()
+    finally:
+        page.context.close()
+
+
+def test_a_phone_footer_has_no_stray_separator(browser, served) -> None:
+    page = open_page(browser, served, "light", "phone")
+    try:
+        assert page.locator("footer").inner_text().split() == ["Settings"]
+    finally:
+        page.context.close()
+
+
 def test_the_answer_card_is_reachable_by_keyboard(page) -> None:
     ask(page, UN)
     last_reply(page).locator(".qa-card mark.qa-key").wait_for()
@@ -346,6 +373,10 @@ def test_a_follow_up_says_how_it_was_read(page) -> None:
     ask(page, "And France?")
     page.locator("[data-testid=bot] .qa-readas").wait_for()
     assert "How many troops does France have in Mali?" in page.locator(".qa-readas").inner_text()
+    card = last_reply(page).locator(".qa-card")
+    read_as = card.locator(".qa-readas").bounding_box()
+    label = card.locator(".qa-lead").bounding_box()
+    assert read_as and label and label["y"] - (read_as["y"] + read_as["height"]) >= 6
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

@@ -202,3 +202,19 @@ def test_a_bad_upload_gets_a_clear_message_in_the_chat(store, tmp_path, name, sa
     assert store.documents("tab") == []
     # The app goes on answering.
     assert "qa-card" in text_of(turn(store, QUESTION, history)[-1])
+
+
+@pytest.mark.parametrize(
+    ("scope", "own", "asked"),
+    [
+        ("mine", 1, "your document"),
+        ("mine", 2, "your documents"),
+        ("both", 2, "the article or your documents"),
+        ("both", 0, "the article"),
+        ("bundled", 3, "the article"),
+    ],
+)
+def test_a_refusal_is_headed_with_what_was_asked(scope, own, asked):
+    from qa.chat import _asked
+
+    assert _asked(scope, own) == asked

@@ -177,15 +177,31 @@ def test_the_answer_card_comes_first_with_its_key_phrase_marked(retriever: qa.Re
     assert strength(answer.answer.score) in shown
 
 
-def test_only_the_answer_sentence_is_emphasised(retriever: qa.Retriever) -> None:
+def test_the_sentence_the_card_quotes_is_not_repeated_below_it(retriever: qa.Retriever) -> None:
     answer = retriever.ask("How many troops does the UN have in Mali?")
     text = reply(answer, retriever.documents)
     listing = text[text.index('<ol class="qa-passages">') : text.index("</ol>")]
-    said = re.findall(r'<span class="qa-said">(.*?)</span>', listing)
-    assert len(said) <= 1
-    if said:
-        assert html.unescape(said[0]) == answer.answer.text
+    first = listing[: listing.index("</li>")]
+    assert html.escape(answer.answer.text) not in first  # the card has it
+    assert '<span class="qa-elided">[the answer, quoted above]</span>' in first
+    hit = answer.passages[0]
+    around = hit.text[: hit.answer_start] + hit.text[hit.answer_end :]
+    assert html.escape(around.strip()[:40]) in first  # the rest of the passage stays
     assert "<strong>" not in text and "<b>" not in listing
+
+
+@pytest.mark.parametrize(
+    ("asked", "heading"),
+    [
+        ("", "Not in the articles"),  # this corpus has two
+        ("your documents", "Not in your documents"),
+        ("the article or your document", "Not in the article or your document"),
+    ],
+)
+def test_a_refusal_says_what_was_asked(retriever: qa.Retriever, asked, heading) -> None:
+    answer = retriever.ask("Who won the World Cup?")
+    text = reply(answer, retriever.documents, asked)
+    assert f'<p class="qa-lead">{heading}</p>' in text
 
 
 def test_the_title_and_file_are_said_once(retriever: qa.Retriever) -> None:

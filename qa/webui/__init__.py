@@ -59,11 +59,14 @@ def css() -> str:
     return resources.files(__package__).joinpath("chat.css").read_text(encoding="utf-8")
 
 
-# Gradio scopes the style sheet to the app's content; the page's own margins lie
-# outside it, so the rule that narrows them on a phone goes in the page head.
+# Gradio scopes the style sheet to the app's content; the page's own margins and its
+# footer lie outside it, so their rules for a phone go in the page head: narrower
+# margins, and no dot left over where Gradio hides "Use via API" (it hides the button,
+# not the divider after it).
 HEAD = (
     "<style>@media (max-width: 640px) {"
     " .gradio-container .main { padding-left: 10px !important; padding-right: 10px !important; }"
+    " footer > div.divider:first-of-type { display: none !important; }"
     " }</style>"
 )
 
