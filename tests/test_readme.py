@@ -43,6 +43,8 @@ SKIPPED = {
     "builds on Milvus Lite",
     "python app.py": "serves until stopped, from that cluster; test_milvus_store.py serves "
     "the app from Milvus Lite",
+    'qa ask --url https://news.example.org/story "Who was rescued?"': "needs the internet; "
+    "tests/test_links.py runs qa ask --url against a news site on loopback",
 }
 # Python snippets talk to the app at its documented address; the test serves the app on
 # a free port instead (another app may be on 7860) and swaps the address in.
