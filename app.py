@@ -7,7 +7,7 @@ sets them). Three surfaces, one ``qa.Retriever`` and one JSON shape:
 - the chat (``/``): each reply opens with the answer, quoted from the article;
 - the HTTP API (``/gradio_api/...``, gradio_client): ``ask`` returns
   ``Answer.to_dict()``, ``search`` the passages (``Hit.to_dict()``);
-- the MCP server (``/gradio_api/mcp/``): the same two as tools (``qa.mcp_server``).
+- the MCP server (``/gradio_api/mcp/``): the same two as tools (``qa.serve.mcp``).
 """
 
 from __future__ import annotations
@@ -26,12 +26,13 @@ import gradio as gr
 import uvicorn
 
 import qa
-from qa import chat as turns
-from qa import mcp_server, presentation, stopping, uploads, webui
-from qa.answering import prepare_question
-from qa.batching import model_threads
-from qa.chat import Message
-from qa.mcp_server import DEFAULT_K, MAX_K
+from qa import stopping
+from qa.answer.answering import prepare_question
+from qa.serve import chat as turns
+from qa.serve import mcp, presentation, uploads, webui
+from qa.serve.batching import model_threads
+from qa.serve.chat import Message
+from qa.serve.mcp import DEFAULT_K, MAX_K
 from qa.types import AnswerDict, PassageDict
 
 HERE = Path(__file__).resolve().parent
@@ -41,14 +42,14 @@ MCP_PATH = "/gradio_api/mcp"
 # each event run at once on Gradio's threads, but the questions over the bundled
 # article alone (scope "bundled", or a session with no document of its own: most
 # visitors) meet in one place: the store's batcher (SessionStore(batched=True),
-# qa.batching), one worker thread that answers every such question waiting with one
+# qa.serve.batching), one worker thread that answers every such question waiting with one
 # model call. Nothing waits on purpose; questions queue only while the model is busy,
 # which is when batching them pays. Each caller gets its own answer, the same JSON.
 # Questions over a session's own documents go through the store as before (one model
 # lock). Queue positions are sent every STATUS_UPDATE_SECONDS instead of to every
 # waiting client each time a request starts, which under load cost more than the
 # model (docs/milvus.md, "Served throughput"). Questions are cut to 1,000 characters
-# before the model runs (qa.answering.MAX_QUESTION_CHARS), so a flood of huge
+# before the model runs (qa.answer.answering.MAX_QUESTION_CHARS), so a flood of huge
 # questions costs no more than a flood of short ones. Past QUEUE_MAX_SIZE waiting
 # requests a newcomer is told the queue is full instead of growing memory without bound.
 QUEUE_MAX_SIZE = 256
@@ -67,10 +68,10 @@ EXAMPLES = [
 ]
 
 QUESTION_PLACEHOLDER = "Ask a question about the article, then press Enter"
-# What a person may upload; the content decides how it is read (qa.extraction).
+# What a person may upload; the content decides how it is read (qa.ingest.extraction).
 UPLOAD_TYPES = (".txt", ".md", ".html", ".htm", ".pdf")
 # Gradio refuses an upload larger than this before it reaches the app. It is above the
-# app's own limit per file (qa.sessions.Limits.max_file_mb, 10 MB) on purpose, so that
+# app's own limit per file (qa.serve.sessions.Limits.max_file_mb, 10 MB) on purpose, so that
 # a 50 MB file gets the app's message in the chat rather than a passing toast.
 MAX_UPLOAD = "64mb"
 # Seconds a stopping app waits for open requests and streams before it cancels them. A
@@ -286,7 +287,7 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
 
     titles = retriever.titles
     # CheckedBlocks: Gradio's check that a file an event names was uploaded runs in every
-    # event, mounted or launched (qa.uploads); delete_cache removes unclaimed uploads.
+    # event, mounted or launched (qa.serve.uploads); delete_cache removes unclaimed uploads.
     with uploads.CheckedBlocks(
         title="qa: ask the article",
         analytics_enabled=False,
@@ -382,8 +383,8 @@ def build_app(retriever: qa.Retriever, store: qa.SessionStore | None = None) -> 
             trigger(_hold, None, textbox, queue=False, api_visibility="private").then(
                 handler, inputs, outputs, api_visibility="private"
             ).then(_release, None, textbox, queue=False, api_visibility="private")
-        gr.api(ask, api_name="ask", api_description=mcp_server.ask_description(titles))
-        gr.api(search, api_name="search", api_description=mcp_server.search_description(titles))
+        gr.api(ask, api_name="ask", api_description=mcp.ask_description(titles))
+        gr.api(search, api_name="search", api_description=mcp.search_description(titles))
         gr.api(add_document, api_name="add_document")
         gr.api(add_url, api_name="add_url")
         demo.unload(forget)
@@ -417,9 +418,9 @@ def _describe_parameters(demo: gr.Blocks) -> None:
     from gradio_client.utils import python_type_to_json_schema
 
     extra: dict[str, dict[str, Any]] = {
-        "question": {"description": mcp_server.QUESTION_HELP},
-        "k": {"minimum": 1, "maximum": MAX_K, "description": mcp_server.K_HELP},
-        "history": {"description": mcp_server.HISTORY_HELP},
+        "question": {"description": mcp.QUESTION_HELP},
+        "k": {"minimum": 1, "maximum": MAX_K, "description": mcp.K_HELP},
+        "history": {"description": mcp.HISTORY_HELP},
         "scope": {"enum": ["both", "bundled", "mine"], "description": SCOPE_HELP},
         "text": {"description": "the document's text; its first line is its title"},
         "name": {"description": 'what its passages say they come from (default "Pasted text N")'},
@@ -467,15 +468,15 @@ def build_server(retriever: qa.Retriever) -> Any:
     folder = uploads.upload_folder(_port())
     if freed := uploads.clean_at_start(folder, _port()):
         logging.getLogger("app").info("Removed %d bytes of uploads left by an earlier run.", freed)
-    tools = mcp_server.build_mcp(retriever, store.model_lock)
+    tools = mcp.build_mcp(retriever, store.model_lock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with mcp_server.lifespan(tools):
+        async with mcp.lifespan(tools):
             yield
 
     server = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    server.mount(MCP_PATH, mcp_server.http_app(tools))
+    server.mount(MCP_PATH, mcp.http_app(tools))
     # Gradio's own record of the sessions with an event waiting for its stream.
     queued = demo._queue.pending_messages_per_session
     server.add_middleware(uploads.UploadGate, folder=folder, waiting=queued.__contains__)

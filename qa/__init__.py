@@ -8,14 +8,14 @@ answer = retriever.ask("And the UN?", history=["How many French soldiers are in 
 mine = qa.Retriever.from_texts({"notes.txt": "Bakery news\nThe bakery sells bread."})
 """
 
-from qa.api import ask, search
-from qa.chunking import ChunkingConfig
-from qa.conversation import read_in_context
-from qa.corpus import CorpusError
-from qa.embedding import ModelError, SentenceTransformerEmbedder
-from qa.extraction import DocumentError
+from qa.answer.conversation import read_in_context
+from qa.index.torch_encoder import ModelError, SentenceTransformerEmbedder
+from qa.ingest.chunking import ChunkingConfig
+from qa.ingest.corpus import CorpusError
+from qa.ingest.extraction import DocumentError
 from qa.retriever import Retriever
-from qa.sessions import DocumentInfo, Limits, SessionStore
+from qa.serve.sessions import DocumentInfo, Limits, SessionStore
+from qa.shortcuts import ask, search
 from qa.types import Answer, Document, Hit, Passage
 
 __all__ = [

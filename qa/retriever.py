@@ -1,11 +1,11 @@
 """Stage 5: the retriever, which ties the stages together behind the public API.
 
 ``Retriever.from_corpus`` reads a corpus folder and loads its cached index or builds
-it (``qa.building``); ``Retriever.from_texts`` builds one in memory from texts a
+it (``qa.index.building``); ``Retriever.from_texts`` builds one in memory from texts a
 program already holds; ``Retriever.combine`` searches several as one (the bundled
 corpus and a person's own documents) without embedding anything again. ``search``
 ranks passages for a question, read in the context of the conversation's earlier
-questions (``qa.conversation``); ``ask`` also decides if any passage answers it.
+questions (``qa.answer.conversation``); ``ask`` also decides if any passage answers it.
 """
 
 from __future__ import annotations
@@ -21,25 +21,25 @@ from typing import Any
 
 import numpy as np
 
-from qa import answering, conversation
-from qa.building import (
+from qa.answer import answering, conversation
+from qa.answer.language import not_english, not_english_answer
+from qa.answer.overview import is_overview_question, overview_answer
+from qa.answer.ranking import Part, dense_scores_batch, make_hit, rank, sentence_vectors
+from qa.index.building import (
     EMBEDDING_INPUT,
     ProgressReport,
     build_index,
     load_or_build,
     sync_milvus,
 )
-from qa.cache import BuildSpec, BuiltIndex, EmbeddingCache, default_cache_dir, index_folder
-from qa.chunking import ChunkingConfig
-from qa.corpus import BoilerplateRules, CorpusError, documents_from_texts, load_corpus
-from qa.embedding import Embedder
-from qa.encoders import make_embedder
-from qa.index import check_index_request
-from qa.language import not_english, not_english_answer
-from qa.lexical import LexicalIndex, QueryTerms
-from qa.milvus_store import vector_store_name
-from qa.overview import is_overview_question, overview_answer
-from qa.ranking import Part, dense_scores_batch, make_hit, rank, sentence_vectors
+from qa.index.cache import BuildSpec, BuiltIndex, EmbeddingCache, default_cache_dir, index_folder
+from qa.index.encoders import make_embedder
+from qa.index.faiss_store import check_index_request
+from qa.index.lexical import LexicalIndex, QueryTerms
+from qa.index.milvus_store import vector_store_name
+from qa.index.torch_encoder import Embedder
+from qa.ingest.chunking import ChunkingConfig
+from qa.ingest.corpus import BoilerplateRules, CorpusError, documents_from_texts, load_corpus
 from qa.types import Answer, Document, Hit, Passage
 
 MAX_K = 100
@@ -48,7 +48,7 @@ MAX_K = 100
 # by its group only. 32 questions of 60 characters fit in one.
 QUERY_BATCH_CHARS = 2_000
 # How passages are ranked. "hybrid" is the shipped default: dense and lexical scores
-# fused (qa.fusion), misspellings corrected, names checked before answering. The
+# fused (qa.answer.fusion), misspellings corrected, names checked before answering. The
 # others are the ablations ``qa eval`` compares it with: "dense" (embeddings only, the
 # earlier cosine threshold), "lexical" (BM25 only), "rrf" (textbook reciprocal-rank
 # fusion of the same two rankings, with the dense threshold).
@@ -63,7 +63,7 @@ _MIN_SCORE = {
 
 # The article shipped inside the package (a copy of the repository's corpus/), so that
 # an installed qa answers in any folder.
-BUNDLED_CORPUS = Path(__file__).resolve().parent / "data" / "corpus"
+BUNDLED_CORPUS = Path(__file__).resolve().parent / "ingest" / "bundled"
 
 
 def default_corpus() -> Path:
@@ -169,10 +169,10 @@ class Retriever:
     ) -> Retriever:
         """Load the cached index for ``corpus`` or build it (see the README for defaults).
 
-        The corpus holds ``.txt``, ``.md``, ``.html`` and ``.pdf`` files (``qa.corpus``).
+        The corpus holds ``.txt``, ``.md``, ``.html`` and ``.pdf`` files (``qa.ingest.corpus``).
         ``index_kind`` is ``"auto"`` (exact search up to 50,000 passages, IVF above),
         ``"flat"``, ``"ivf"`` or ``"hnsw"``; default ``QA_INDEX_KIND``, else ``"auto"``.
-        ``index_params`` override that kind's defaults (see ``qa.index``). A build
+        ``index_params`` override that kind's defaults (see ``qa.index.faiss_store``). A build
         reuses the vectors of every document it embedded before; ``rebuild=True``
         embeds everything again. ``encoder`` runs the model with ``"torch"`` (default,
         or ``QA_ENCODER``) or ``"onnx"`` (same vectors, faster; ``pip install
@@ -226,7 +226,7 @@ class Retriever:
         """A retriever over texts held in memory: no folder, and nothing written to disk.
 
         ``texts`` maps each document's name (its ``source``) to its text, read like a
-        corpus file: first line the title, boilerplate lines dropped (``qa.corpus``);
+        corpus file: first line the title, boilerplate lines dropped (``qa.ingest.corpus``);
         or give ``Document`` records. ``report`` is called with (texts embedded, texts
         to embed) while it embeds, for a progress bar. Raises ``CorpusError`` for an
         empty text or one with nothing but a title, headings and boilerplate.
@@ -260,7 +260,7 @@ class Retriever:
         embedder: Embedder | None = None,
         encoder: str | None = None,
     ) -> Retriever:
-        """A retriever over the articles at ``urls``, fetched now (``qa.fetching``: each
+        """A retriever over the articles at ``urls``, fetched now (``qa.ingest.fetching``: each
         page's main text; http and https only, at most 10 MB, no private or local
         address unless ``allow_private`` or ``QA_ALLOW_PRIVATE_URLS=1``). Each hit's
         ``source`` names its page ("news.example.org \u203a harbour-reopens"); a link that
@@ -268,7 +268,7 @@ class Retriever:
 
         >>> r = Retriever.from_urls(["https://news.example.org/local/harbour-reopens"])
         """
-        from qa.fetching import fetch_document  # httpx is imported only when used
+        from qa.ingest.fetching import fetch_document  # httpx is imported only when used
 
         pages = [fetch_document(url, allow_private=allow_private) for url in urls]
         if not pages:
@@ -324,18 +324,18 @@ class Retriever:
 
         ``history`` holds the conversation's earlier questions, oldest first: a
         follow-up ("And France?", "How many of them died there?") is read as the
-        question it stands for before searching (``qa.conversation``; ``ask`` says how
+        question it stands for before searching (``qa.answer.conversation``; ``ask`` says how
         it was read). A question that stands on its own is searched as typed.
 
         ``Hit.score`` is in [0, 1] and means the same for every question, so it can be
         compared across questions and thresholded: 0.8 x the cosine similarity of
         question and passage embeddings + 0.2 x the share of the question's words the
-        passage holds (BM25, weighted by rarity; see ``qa.fusion`` and ``qa.lexical``),
+        passage holds (BM25, weighted by rarity; see ``qa.answer.fusion`` and ``qa.index.lexical``),
         and for a question that asks why, 0.08 more for a passage that gives a reason
         (``answering.REASON_BONUS``); for one that asks another kind of thing (how
         many, when, who ...), ``answering.KIND_BONUS`` more for a passage among the
         first few that holds a phrase of that kind. About 0.55 and above is
-        a strong match, below 0.11 not an answer (thresholds: ``qa.answering``).
+        a strong match, below 0.11 not an answer (thresholds: ``qa.answer.answering``).
         Misspelt words are read as the corpus word they resemble ("peacekepers" as
         "peacekeepers") before either score is computed.
         A question about the whole article ("What is this article about?") or in a
@@ -357,8 +357,8 @@ class Retriever:
 
         Two questions are answered without a search (``_unsearched``): one about the
         whole article ("What is this article about?", "Summarize") gets its overview
-        (``kind`` "overview", ``qa.overview``), one not in English says so (``kind``
-        "not_english", ``found`` False, ``qa.language``).
+        (``kind`` "overview", ``qa.answer.overview``), one not in English says so (``kind``
+        "not_english", ``found`` False, ``qa.answer.language``).
         """
         try:
             if (unsearched := self._unsearched(question, k)) is not None:

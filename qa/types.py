@@ -253,7 +253,7 @@ class OverviewSentence:
 
     ``lead`` marks the document's lead (its first full sentence); ``centrality`` is the
     sentence's LexRank score times the number of sentences, so 1.0 is average
-    (``qa.overview``).
+    (``qa.answer.overview``).
     """
 
     text: str
@@ -279,7 +279,7 @@ class OverviewSentence:
 @dataclass(frozen=True)
 class Overview:
     """One document in brief: its lead, then its most central sentences, in article
-    order (``qa.overview``)."""
+    order (``qa.answer.overview``)."""
 
     source: str
     title: str

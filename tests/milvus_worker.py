@@ -34,7 +34,7 @@ def main() -> None:
     os.environ.update({"QA_VECTOR_STORE": "milvus", "QA_MILVUS_URI": args.uri})
 
     import qa
-    from qa import milvus_store
+    from qa.index import milvus_store
 
     milvus_store.WRITE_BATCH_ROWS = 8  # many small upserts, so a kill lands between them
     calls = {"upserts": 0}

@@ -1,4 +1,4 @@
-"""qa.answering: question clean-up, the answer sentence, and the signals for "not found"."""
+"""qa.answer.answering: question clean-up, the answer sentence, and the signals for "not found"."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import ARTICLE
 
-from qa import answering
-from qa.answering import (
+from qa.answer import answering
+from qa.answer.answering import (
     choose_sentence,
     expected_answer,
     has_answer_type,
@@ -16,7 +16,7 @@ from qa.answering import (
     not_mentioned_message,
     prepare_question,
 )
-from qa.lexical import LexicalIndex
+from qa.index.lexical import LexicalIndex
 from qa.types import Hit
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.cache import MANIFEST
-from qa.corpus import CorpusError
+from qa.index.cache import MANIFEST
+from qa.ingest.corpus import CorpusError
 
 UN_TROOPS = "How many troops does the UN have in Mali?"
 

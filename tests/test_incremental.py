@@ -18,8 +18,9 @@ import pytest
 from conftest import ARTICLE, FakeEmbedder
 
 import qa
-from qa import building, stopping
-from qa.cache import (
+from qa import stopping
+from qa.index import building
+from qa.index.cache import (
     INDEX_FILE,
     MANIFEST,
     PASSAGES_FILE,
@@ -27,7 +28,7 @@ from qa.cache import (
     embeddings_folder,
     index_folder,
 )
-from qa.chunking import split_sentences
+from qa.ingest.chunking import split_sentences
 
 DOCUMENTS = 1_000
 INDEX_FILES = (PASSAGES_FILE, INDEX_FILE, SENTENCES_FILE, "sentence_rows.npy")
@@ -373,8 +374,8 @@ def test_qa_build_stopped_by_kill_leaves_the_last_index_whole(tmp_path):
 def test_adding_many_vectors_shows_progress(capsys):
     """Training and filling an IVF index of a million passages takes a minute: a bar
     counts the passages added, in steps of the store's batch."""
-    from qa.building import _add_vectors
-    from qa.index import ADD_BATCH, FaissStore
+    from qa.index.building import _add_vectors
+    from qa.index.faiss_store import ADD_BATCH, FaissStore
 
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(ADD_BATCH + 10, 8)).astype(np.float32)

@@ -1,11 +1,11 @@
-"""qa.index: FAISS search against a brute-force NumPy oracle, for every index kind."""
+"""qa.index.faiss_store: FAISS search against a brute-force NumPy oracle, for every index kind."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from qa.index import AUTO_EXACT_LIMIT, INDEX_KINDS, FaissStore, choose_index_kind
+from qa.index.faiss_store import AUTO_EXACT_LIMIT, INDEX_KINDS, FaissStore, choose_index_kind
 
 
 def unit_vectors(count: int, dimension: int, seed: int) -> np.ndarray:

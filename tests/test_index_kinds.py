@@ -11,8 +11,14 @@ import pytest
 from conftest import CORPUS, FakeEmbedder
 
 import qa
-from qa.cache import MANIFEST
-from qa.index import AUTO_EXACT_LIMIT, INDEX_KINDS, FaissStore, choose_index, default_params
+from qa.index.cache import MANIFEST
+from qa.index.faiss_store import (
+    AUTO_EXACT_LIMIT,
+    INDEX_KINDS,
+    FaissStore,
+    choose_index,
+    default_params,
+)
 
 DIMENSION = 32
 

@@ -1,4 +1,4 @@
-"""Questions not in English (qa.language): refused with the language named, nothing
+"""Questions not in English (qa.answer.language): refused with the language named, nothing
 quoted, through ``Retriever.ask`` and ``ask_batch``; every English question of the
 question sets stays English, short ones and French names included."""
 
@@ -11,13 +11,16 @@ import pytest
 from conftest import ROOT
 
 import qa
-from qa.language import MIN_WORDS, NAMES, detect, not_english, word_count
+from qa.answer.language import MIN_WORDS, NAMES, detect, not_english, word_count
 
 FOUR = ("French", "Spanish", "German", "Italian")
 
 
 def _rows(name: str) -> list[dict]:
-    return [json.loads(line) for line in (ROOT / "tests" / name).read_text("utf-8").splitlines()]
+    return [
+        json.loads(line)
+        for line in (ROOT / "qa" / "evaluation" / "sets" / name).read_text("utf-8").splitlines()
+    ]
 
 
 def english_questions() -> list[str]:

@@ -1,4 +1,4 @@
-"""qa.onnx_embedding: ONNX Runtime gives PyTorch's vectors (to 1e-5) and the same
+"""qa.index.onnx_encoder: ONNX Runtime gives PyTorch's vectors (to 1e-5) and the same
 ``qa eval`` table, shares its index, heals its file, refuses models it cannot export,
 and starts without importing PyTorch. These checks are what makes it the default."""
 
@@ -17,10 +17,10 @@ from conftest import CORPUS, ROOT
 
 import qa
 from qa import stopping
-from qa.embedding import ModelError, SentenceTransformerEmbedder
-from qa.evaluation import load_questions, report
-from qa.evaluation import run as run_questions
-from qa.onnx_embedding import OnnxEmbedder
+from qa.evaluation.quality import load_questions, report
+from qa.evaluation.quality import run as run_questions
+from qa.index.onnx_encoder import OnnxEmbedder
+from qa.index.torch_encoder import ModelError, SentenceTransformerEmbedder
 from qa.retriever import MODES
 
 pytestmark = pytest.mark.slow
@@ -82,7 +82,10 @@ def test_both_encoders_share_the_index_and_rank_alike(graph_cache, tmp_path):
     by_onnx = qa.Retriever.from_corpus(CORPUS, cache_dir=tmp_path, encoder="onnx")
     assert by_onnx.from_cache and isinstance(by_onnx._embedder, OnnxEmbedder)
     assert by_onnx._embedder.graph_path.parent == tmp_path / "onnx"
-    questions = [json.loads(line)["question"] for line in (ROOT / "tests/questions.jsonl").open()]
+    questions = [
+        json.loads(line)["question"]
+        for line in (ROOT / "qa/evaluation/sets/questions.jsonl").open()
+    ]
     for question in questions:
         a, b = by_torch.search(question, k=3), by_onnx.search(question, k=3)
         assert [(h.source, h.start, h.answer) for h in a] == [
@@ -94,7 +97,7 @@ def test_both_encoders_share_the_index_and_rank_alike(graph_cache, tmp_path):
 def test_both_encoders_give_the_same_eval_table(graph_cache, tmp_path):
     """`qa eval`'s rows, every split and mode, are identical but for the timing column."""
     shutil.copytree(graph_cache / "onnx", tmp_path / "onnx")
-    questions = load_questions(ROOT / "tests/questions.jsonl")
+    questions = load_questions(ROOT / "qa/evaluation/sets/questions.jsonl")
     tables = []
     for encoder in ("torch", "onnx"):
         retriever = qa.Retriever.from_corpus(CORPUS, cache_dir=tmp_path, encoder=encoder)
@@ -119,7 +122,7 @@ def test_models_it_cannot_export_are_refused_in_words(tmp_path):
 def test_a_start_with_the_graph_imports_no_pytorch(graph_cache):
     """The point of the export beyond speed: a cold start skips importing PyTorch."""
     code = (
-        "import sys; from qa.onnx_embedding import OnnxEmbedder; "
+        "import sys; from qa.index.onnx_encoder import OnnxEmbedder; "
         f"v = OnnxEmbedder(cache_dir={str(graph_cache)!r}).encode_queries(['Who leads Mali?']); "
         "print(v.shape, 'torch' in sys.modules)"
     )
@@ -144,7 +147,7 @@ def test_a_failed_export_is_not_retried_on_every_question(tmp_path, monkeypatch)
         calls.append(path)
         raise RuntimeError("exporter broke")
 
-    monkeypatch.setattr("qa.onnx_embedding._export_graph", failing)
+    monkeypatch.setattr("qa.index.onnx_encoder._export_graph", failing)
     onnx = OnnxEmbedder(cache_dir=tmp_path)
     for _ in range(3):
         with pytest.raises(

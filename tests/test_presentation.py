@@ -1,4 +1,4 @@
-"""qa.presentation: what the chat shows is exactly the article's (or the person's) text.
+"""qa.serve.presentation: what the chat shows is exactly the article's (or the person's) text.
 
 A CommonMark renderer (markdown-it-py) is the oracle: escaped text must render to the
 same characters, with no tag but those the presentation writes itself. The browser
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 import qa
-from qa.presentation import (
+from qa.serve.presentation import (
     SHOWN_QUESTION_CHARS,
     Mark,
     describe,

@@ -9,7 +9,7 @@ import pytest
 from conftest import ARTICLE, CORPUS, FakeEmbedder
 
 import qa
-import qa.api
+import qa.shortcuts
 from qa.retriever import MAX_K, Retriever, default_corpus
 
 TROOPS = "It currently has about 12,000 troops in the country, according to its website."
@@ -188,7 +188,7 @@ def test_qa_search_shortcut_uses_qa_corpus(monkeypatch, tmp_path):
     monkeypatch.setenv("QA_CORPUS", str(corpus))
     monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("QA_MODEL", raising=False)
-    monkeypatch.setattr(qa.api, "_default", None)  # the shortcut builds its retriever once
+    monkeypatch.setattr(qa.shortcuts, "_default", None)  # the shortcut builds its retriever once
     [hit] = qa.search("How many kinds of bread are sold?", k=3)
     assert hit.source == "bakery.txt"
     assert hit.answer == "The new bakery sells forty kinds of bread every morning."
@@ -202,7 +202,8 @@ def test_the_query_path_reads_no_file_and_rebuilds_nothing(tmp_path, monkeypatch
 
     import bm25s
 
-    from qa import building, lexical, retriever
+    from qa import retriever
+    from qa.index import building, lexical
 
     r = Retriever.from_corpus(CORPUS, cache_dir=tmp_path, embedder=FakeEmbedder())
 
@@ -249,7 +250,7 @@ def test_from_texts_builds_in_memory_and_writes_nothing(tmp_path, monkeypatch):
 
 
 def test_from_texts_takes_documents_too():
-    from qa.corpus import documents_from_texts
+    from qa.ingest.corpus import documents_from_texts
 
     r = Retriever.from_texts(documents_from_texts(BAKERY), embedder=FakeEmbedder())
     assert r.search("bread", k=1)[0].source == "bakery.txt"

@@ -1,4 +1,4 @@
-"""qa.sessions: each session's documents, kept apart, in memory only, within limits.
+"""qa.serve.sessions: each session's documents, kept apart, in memory only, within limits.
 
 Most tests use the fast fake embedder; the last ones run two concurrent clients with
 the real model and the real article."""
@@ -13,9 +13,9 @@ import pytest
 from conftest import ARTICLE, CORPUS, FakeEmbedder
 from documents import ARTICLE_HTML, make_pdf, make_scanned_pdf
 
-from qa.extraction import DocumentError
+from qa.ingest.extraction import DocumentError
 from qa.retriever import Retriever
-from qa.sessions import EXPECTED_BYTES_PER_CHAR, Limits, SessionStore, shown_name
+from qa.serve.sessions import EXPECTED_BYTES_PER_CHAR, Limits, SessionStore, shown_name
 
 BAKERY = "Bakery opens in Bamako\nThe new bakery sells forty kinds of bread every morning.\n"
 GARDEN = "Garden news\nThe community garden grows tomatoes and peppers near the river.\n"
@@ -242,7 +242,7 @@ def test_a_full_server_evicts_the_sessions_idle_longest(base, clock):
 
 
 def test_a_full_server_of_active_sessions_refuses_politely(base, clock, caplog):
-    caplog.set_level("INFO", logger="qa.sessions")
+    caplog.set_level("INFO", logger="qa.serve.sessions")
     probe = SessionStore(base, clock=clock)
     one = probe.add_text(probe.create(), BAKERY).memory_bytes
     store = counted_store(base, clock, one + len(GARDEN) * EXPECTED_BYTES_PER_CHAR - 1)

@@ -1,0 +1,615 @@
+"""Documents a person adds in the web app, kept per session, in memory only.
+
+Each browser session gets an id (``SessionStore.create``); its documents live in this
+process's memory under that id, are searched only for that id, and are never written
+anywhere: not to the shared index cache, not to disk. A session is dropped when the
+app says it ended (``close``), after ``Limits.idle_minutes`` without use, or, when the
+process's resident memory (measured, ``qa.serve.memory``) would pass ``Limits.max_rss_mb``
+with a new document, oldest idle first to make room. Documents are added one at a
+time across all sessions, so the memory one takes while it is embedded is counted once.
+
+The bundled corpus is never embedded again: a person's document is its own small
+index, and a question searches the bundled index, theirs, or both
+(``Retriever.combine``), with every hit naming its document in ``Hit.source``.
+
+    >>> store = SessionStore(qa.Retriever.from_corpus("corpus"))
+    >>> sid = store.create()
+    >>> store.add_text(sid, "Bakery news\\nThe bakery sells forty kinds of bread.")
+    >>> store.ask(sid, "How many kinds of bread?", scope="mine").passages[0].source
+    'Pasted text 1'
+
+Every refusal is a ``DocumentError`` whose message a person can act on. The store is
+thread-safe; model calls are serialised by ``model_lock`` (the tokenizer is not
+thread-safe), one slice of a document at a time, so a long upload does not hold up
+everyone else's questions. With ``batched=True`` the questions that need the bundled
+corpus alone (scope "bundled", or a session with no document of its own) are answered
+together, one model call for all those waiting (``qa.serve.batching``): what a server with
+many visitors wants.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qa import stopping
+from qa.index.torch_encoder import Embedder
+from qa.ingest.corpus import BoilerplateRules, CorpusError, documents_from_texts
+from qa.ingest.extraction import DocumentError, extract
+from qa.ingest.fetching import fetch_document
+from qa.retriever import Retriever
+from qa.serve import memory
+from qa.serve.batching import Batcher
+from qa.types import Answer, Document, Hit
+
+log = logging.getLogger(__name__)
+
+# Which documents a question searches.
+SCOPES = ("both", "bundled", "mine")
+# Called with (fraction done, what is happening), e.g. a ``gradio.Progress``.
+Progress = Callable[[float, str], None]
+# Memory of one passage besides its vectors and text (see _memory_estimate).
+PASSAGE_OVERHEAD_BYTES = 4_500
+# What a document of N characters adds to the process once embedded, for making room
+# before it is added (measured by bench/session_memory.py).
+EXPECTED_BYTES_PER_CHAR = 40
+# Sessions whose end is remembered, to tell a person why their documents are gone.
+_REMEMBERED = 10_000
+# Control characters, folder separators and the bidirectional controls that make a name
+# read otherwise than it is ("report\u202etxt.exe" shows as "reportexe.txt").
+_NAME_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one session and all sessions together may hold (the reasons are in
+    docs/documents.md). Sizes are checked before any work on a document starts."""
+
+    max_file_mb: float = 10.0  # one uploaded file
+    max_document_chars: int = 200_000  # the text of one document: ~33,000 words
+    max_documents: int = 20  # documents per session
+    max_session_chars: int = 500_000  # text of all of a session's documents
+    max_session_passages: int = 2_500  # passages of all of a session's documents
+    max_rss_mb: float = 1536.0  # the process's resident memory a new document must fit in
+    idle_minutes: float = 60.0  # a session unused this long is dropped
+    evict_after_idle_seconds: float = 120.0  # only sessions idle this long make room
+    max_sessions: int = 10_000  # open sessions (an empty one costs about a kilobyte)
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not value > 0:
+                raise ValueError(f"Limits.{name} must be > 0, got {value!r}")
+
+    @classmethod
+    def from_environment(cls) -> Limits:
+        """The defaults, with ``QA_MAX_RSS_MB`` (the memory bound of a server) if set."""
+        text = os.environ.get("QA_MAX_RSS_MB", "").strip()
+        if not text:
+            return cls()
+        try:
+            return cls(max_rss_mb=float(text))
+        except ValueError:
+            raise ValueError(
+                f"QA_MAX_RSS_MB must be a number of megabytes > 0, got {text!r}"
+            ) from None
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """One document of a session, as the app lists it."""
+
+    name: str  # its source: what every hit from it says
+    title: str
+    kind: str  # "text", "markdown", "html", "pdf" or "pasted"
+    words: int
+    passages: int
+    memory_bytes: int  # an estimate of what it holds in memory (the budget counts RSS)
+    seconds: float  # time to read, cut and embed it (and fetch it, for a link)
+    note: str = ""  # e.g. "notes.txt holds a PDF, not plain text: read as pdf."
+    url: str = ""  # for a document added by its link: the page read, after redirects
+
+
+@dataclass
+class _Session:
+    documents: dict[str, tuple[DocumentInfo, Retriever]] = field(default_factory=dict)
+    last_used: float = 0.0
+    pasted: int = 0  # how many texts were pasted, to name the next one
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one add at a time
+    combined: dict[str, Retriever] = field(default_factory=dict)  # by scope, until a change
+
+    def memory(self) -> int:
+        return sum(info.memory_bytes for info, _ in self.documents.values())
+
+
+class _LockedEmbedder:
+    """An embedder whose every call holds ``lock``, so one model serves many threads."""
+
+    def __init__(self, inner: Embedder, lock: threading.RLock):
+        self._inner = inner
+        self._lock = lock
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def fingerprint(self) -> str:
+        return self._inner.fingerprint
+
+    @property
+    def dimension(self) -> int:
+        return self._inner.dimension
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return self._inner.encode_queries(texts)
+
+    def encode_documents(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        with self._lock:
+            return self._inner.encode_documents(texts, progress=progress)
+
+
+class SessionStore:
+    """Every session's own documents, and questions asked over them.
+
+    ``base`` is the bundled corpus's retriever, loaded once and shared. Use one
+    store per process; call everything through it (``ask(..., scope="bundled")``
+    serves the bundled corpus alone), or hold ``model_lock`` around any other use of
+    ``base``'s model. ``batched``: questions over the bundled corpus alone are
+    answered in batches by one worker thread (``batcher``), each caller its own
+    answer, the same answer it gets unbatched. ``resident`` reads the process's
+    resident memory in bytes, which the budget counts (tests pass their own).
+    """
+
+    def __init__(
+        self,
+        base: Retriever,
+        limits: Limits | None = None,
+        *,
+        model_lock: threading.RLock | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        batched: bool = False,
+        resident: Callable[[], int | None] = memory.resident_bytes,
+    ):
+        self.limits = limits or Limits()
+        self._resident = resident
+        self._baseline = resident() or 0  # for the estimate where RSS cannot be read
+        self._adding = threading.Lock()  # one document embedded at a time, all sessions
+        self.model_lock = model_lock or threading.RLock()
+        self._embedder = _LockedEmbedder(base.embedder, self.model_lock)
+        self._base = base.with_embedder(self._embedder)
+        self.batcher = Batcher(self._base) if batched else None
+        self._rules = BoilerplateRules.load()
+        self._clock = clock
+        self._lock = threading.RLock()  # guards the fields below
+        self._sessions: OrderedDict[str, _Session] = OrderedDict()  # least recently used first
+        self._ended: OrderedDict[str, str] = OrderedDict()  # id -> why its documents went
+
+    # ---- Sessions ---------------------------------------------------------------
+
+    def create(self, session_id: str | None = None) -> str:
+        """A new, empty session; its id (random unless given, e.g. Gradio's session hash)."""
+        session_id = session_id or secrets.token_urlsafe(16)
+        with self._lock:
+            self._sweep()
+            self._session(session_id)
+        return session_id
+
+    def close(self, session_id: str) -> None:
+        """Drop a session and its documents (the browser tab was closed, or lost its
+        connection: a phone may do that to a tab in the background, so the next
+        question from it is told why its documents are gone)."""
+        with self._lock:
+            session = self._sessions.pop(session_id, None)
+            if session is not None and session.documents:
+                self._remember(session_id, "the page was closed or lost its connection")
+
+    def sweep(self) -> int:
+        """Drop sessions idle longer than ``Limits.idle_minutes``; how many went."""
+        with self._lock:
+            return self._sweep()
+
+    def documents(self, session_id: str) -> list[DocumentInfo]:
+        """The session's documents, in the order they were added."""
+        with self._lock:
+            session = self._existing(session_id)
+            return [] if session is None else [info for info, _ in session.documents.values()]
+
+    def memory_bytes(self) -> int:
+        """What all sessions' documents hold, by ``DocumentInfo.memory_bytes``."""
+        with self._lock:
+            return sum(s.memory() for s in self._sessions.values())
+
+    def resident_bytes(self) -> int:
+        """The process's resident memory, which the budget counts; where it cannot be
+        read, the memory at start plus every document's estimate."""
+        measured = self._resident()
+        return measured if measured is not None else self._baseline + self.memory_bytes()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._sessions)
+
+    # ---- Adding and removing documents ------------------------------------------
+
+    def add_file(
+        self,
+        session_id: str,
+        path: str | os.PathLike[str],
+        name: str | None = None,
+        progress: Progress | None = None,
+    ) -> DocumentInfo:
+        """Read, cut and embed the file at ``path`` into the session (``name`` is what
+        the person called it: Gradio passes a temporary path)."""
+        path = Path(path)
+        shown = shown_name(name or path.name)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise DocumentError(f"{shown} could not be read ({exc.strerror}).") from None
+        self._check_file_size(shown, size)
+        with path.open("rb") as handle:
+            data = handle.read(int(self.limits.max_file_mb * 1_000_000) + 1)
+        return self.add_bytes(session_id, data, shown, progress)
+
+    def add_bytes(
+        self, session_id: str, data: bytes, name: str, progress: Progress | None = None
+    ) -> DocumentInfo:
+        """The same as ``add_file`` for a file's content already in memory."""
+        name = shown_name(name)
+        self._check_file_size(name, len(data))
+        _tell(progress, 0.0, f"Reading {name}")
+        began = time.perf_counter()
+        extracted = extract(data, name)
+        return self._add(
+            session_id, extracted.text, name, extracted.kind, extracted.note, began, progress
+        )
+
+    def add_url(self, session_id: str, url: str, progress: Progress | None = None) -> DocumentInfo:
+        """Fetch the article at ``url`` and add it (``qa.ingest.fetching``: http and https only,
+        at most ``Limits.max_file_mb``, no private or local address unless
+        ``QA_ALLOW_PRIVATE_URLS=1``); a ``FetchError``, a ``DocumentError``, says why not."""
+        began = time.perf_counter()
+        _tell(progress, 0.0, f"Fetching {url[:200]}")
+        fetched = fetch_document(url, max_bytes=int(self.limits.max_file_mb * 1_000_000))
+        name = shown_name(fetched.name)
+        return self._add(
+            session_id, fetched.text, name, fetched.kind, "", began, progress, fetched.final_url
+        )
+
+    def add_text(
+        self,
+        session_id: str,
+        text: str,
+        name: str | None = None,
+        progress: Progress | None = None,
+    ) -> DocumentInfo:
+        """Add pasted text (its first line is its title); named "Pasted text N"
+        unless ``name`` is given."""
+        if not isinstance(text, str) or not text.strip():
+            raise DocumentError("The pasted text is empty: paste the article's text first.")
+        began = time.perf_counter()
+        named = None if name is None else shown_name(name)
+        return self._add(session_id, text, named, "pasted", "", began, progress)
+
+    def remove(self, session_id: str, name: str) -> None:
+        """Remove one document from the session; ``KeyError`` if it has none of that name."""
+        with self._lock:
+            session = self._session(session_id)
+            if name not in session.documents:
+                raise KeyError(f"no document named {name!r} in this session")
+            del session.documents[name]
+            session.combined.clear()
+
+    def _add(
+        self,
+        session_id: str,
+        text: str,
+        name: str | None,
+        kind: str,
+        note: str,
+        began: float,
+        progress: Progress | None,
+        url: str = "",
+    ) -> DocumentInfo:
+        limits = self.limits
+        if len(text) > limits.max_document_chars:
+            raise DocumentError(
+                f"{name or 'The pasted text'} holds {len(text):,} characters of text; a "
+                "document may hold up to "
+                f"{limits.max_document_chars:,} (about {limits.max_document_chars // 6:,} "
+                "words). Add the part you want to ask about."
+            )
+        with self._lock:
+            session = self._session(session_id)
+        with session.lock:  # one document at a time per session: limits stay exact
+            with self._lock:
+                pasted = name is None
+                name = self._free_name(session, name or f"Pasted text {session.pasted + 1}")
+                self._check_room(session, name, len(text))
+            if not self._adding.acquire(blocking=False):
+                _tell(progress, 0.02, f"Waiting for another visitor's document before {name}")
+                self._adding.acquire()
+            try:
+                with self._lock:
+                    self._make_room(session_id, len(text) * EXPECTED_BYTES_PER_CHAR, name)
+                retriever, document = self._embed(text, name, progress)
+                passages = len(retriever.passages)
+                info = DocumentInfo(
+                    name=name,
+                    title=document.title,
+                    kind=kind,
+                    words=len(text.split()),
+                    passages=passages,
+                    memory_bytes=_memory_estimate(retriever, text),
+                    seconds=round(time.perf_counter() - began, 3),
+                    note=note,
+                    url=url,
+                )
+                with self._lock:
+                    self._check_passages(session, name, passages)
+                    session = self._session(session_id)  # it may have been swept meanwhile
+                    session.documents[name] = (info, retriever)
+                    session.pasted += pasted
+                    session.combined.clear()
+            finally:
+                memory.release()  # what embedding took and freed goes back to the system
+                self._adding.release()
+        _tell(progress, 1.0, f"{name} is ready: {passages} passages")
+        log.info("Session document added: %d passages in %.2f s", passages, info.seconds)
+        return info
+
+    def _embed(self, text: str, name: str, progress: Progress | None) -> tuple[Retriever, Document]:
+        """The document's own small index: its text cut into passages and embedded."""
+        _tell(progress, 0.05, f"Cutting {name} into passages")
+        log.info("Adding a session document: %d characters.", len(text))
+        try:
+            [document] = documents_from_texts({name: text}, self._rules)
+        except CorpusError as exc:
+            raise DocumentError(str(exc)) from None
+
+        def embedded(done: int, total: int) -> None:
+            _tell(progress, 0.1 + 0.85 * done / max(total, 1), f"Embedding {name}")
+
+        try:
+            return Retriever.from_texts([document], embedder=self._embedder, report=embedded), (
+                document
+            )
+        except KeyboardInterrupt:
+            if not stopping.requested():
+                raise
+            raise DocumentError(
+                f"The server is restarting, so {name} was not added. Add it again in a minute."
+            ) from None
+
+    # ---- Questions ----------------------------------------------------------------
+
+    def retriever(self, session_id: str, scope: str = "both") -> Retriever:
+        """The retriever a question of this session uses for ``scope``:
+        "bundled" (the bundled corpus), "mine" (the session's documents) or "both"."""
+        scope = _check_scope(scope)
+        if scope == "bundled":
+            return self._base
+        with self._lock:
+            # A question only reads: it never makes a session (anonymous API calls would
+            # otherwise fill the store and push out sessions that hold documents).
+            session = self._existing(session_id)
+            if session is None or not session.documents:
+                if scope == "mine":
+                    raise DocumentError(
+                        "You have not added a document yet: paste a text or upload a file, "
+                        "or ask the bundled article."
+                    )
+                return self._base
+            if scope not in session.combined:
+                mine = [r for _, r in session.documents.values()]
+                parts = mine if scope == "mine" else [self._base, *mine]
+                session.combined[scope] = Retriever.combine(parts)
+            return session.combined[scope]
+
+    def ask(
+        self,
+        session_id: str,
+        question: str,
+        k: int = 3,
+        history: Sequence[str] = (),
+        scope: str = "both",
+    ) -> Answer:
+        """``Retriever.ask`` over the session's ``scope``. A session whose documents
+        are gone (idle too long) gets an answer that says so."""
+        notice = self._notice(session_id) if scope != "bundled" else None
+        if notice is not None:
+            return Answer(question, False, (), notice, read_as=question)
+        if self.batcher is not None and self._bundled_only(session_id, scope):
+            return self.batcher.ask(question, k, history)
+        try:
+            retriever = self.retriever(session_id, scope)
+        except DocumentError as exc:
+            return Answer(question, False, (), str(exc), read_as=question)
+        return retriever.ask(question, k, history)
+
+    def search(
+        self,
+        session_id: str,
+        question: str,
+        k: int = 3,
+        history: Sequence[str] = (),
+        scope: str = "both",
+    ) -> list[Hit]:
+        """``Retriever.search`` over the session's ``scope``."""
+        if self.batcher is not None and self._bundled_only(session_id, scope):
+            return self.batcher.search(question, k, history)
+        return self.retriever(session_id, scope).search(question, k, history)
+
+    def _bundled_only(self, session_id: str, scope: str) -> bool:
+        """Whether a question of this session and ``scope`` searches the bundled corpus
+        alone: the same answer as over "both" when the session has no document."""
+        if _check_scope(scope) == "bundled":
+            return True
+        with self._lock:  # a question only reads: it never makes a session
+            session = self._existing(session_id)
+            return scope == "both" and (session is None or not session.documents)
+
+    # ---- Inside ---------------------------------------------------------------------
+
+    def _existing(self, session_id: str) -> _Session | None:
+        """The session if it exists, marked as used now; None else. Call with ``_lock``."""
+        if not isinstance(session_id, str) or not session_id:
+            raise ValueError(f"session id must be a non-empty string, got {session_id!r}")
+        session = self._sessions.get(session_id)
+        if session is not None:
+            self._sessions.move_to_end(session_id)
+            session.last_used = self._clock()
+        return session
+
+    def _session(self, session_id: str) -> _Session:
+        """The session (made if new), marked as used now. Call with ``_lock`` held."""
+        if not isinstance(session_id, str) or not session_id:
+            raise ValueError(f"session id must be a non-empty string, got {session_id!r}")
+        session = self._sessions.get(session_id)
+        if session is None:
+            while len(self._sessions) >= self.limits.max_sessions:
+                # Empty sessions go first, oldest first; then the oldest of all.
+                empty = next((k for k, v in self._sessions.items() if not v.documents), None)
+                old = empty if empty is not None else next(iter(self._sessions))
+                if self._sessions.pop(old).documents:
+                    self._remember(old, "the server had too many open sessions")
+            session = self._sessions[session_id] = _Session()
+        self._sessions.move_to_end(session_id)
+        session.last_used = self._clock()
+        return session
+
+    def _sweep(self) -> int:
+        cutoff = self._clock() - 60 * self.limits.idle_minutes
+        idle = [sid for sid, s in self._sessions.items() if s.last_used < cutoff]
+        for sid in idle:
+            if self._sessions.pop(sid).documents:
+                self._remember(sid, f"no question for {self.limits.idle_minutes:g} minutes")
+        return len(idle)
+
+    def _remember(self, session_id: str, why: str) -> None:
+        self._ended[session_id] = why
+        while len(self._ended) > _REMEMBERED:
+            self._ended.popitem(last=False)
+
+    def _notice(self, session_id: str) -> str | None:
+        with self._lock:
+            self._sweep()
+            why = self._ended.pop(session_id, None)
+        if why is None:
+            return None
+        return (
+            f"Your documents were removed from the server ({why}). "
+            "Add them again to ask about them."
+        )
+
+    def _free_name(self, session: _Session, name: str) -> str:
+        """``name``, or "name (2)" ... when the session or the bundled corpus has it."""
+        taken = set(session.documents) | set(self._base.documents)
+        if name not in taken:
+            return name
+        stem, dot, suffix = name.rpartition(".")
+        stem, suffix = (stem, f".{suffix}") if dot and stem else (name, "")
+        number = 2
+        while f"{stem} ({number}){suffix}" in taken:
+            number += 1
+        return f"{stem} ({number}){suffix}"
+
+    def _check_file_size(self, name: str, size: int) -> None:
+        limit = self.limits.max_file_mb
+        if size > limit * 1_000_000:
+            raise DocumentError(
+                f"{name} is {size / 1_000_000:.1f} MB; qa takes files of up to {limit:g} MB. "
+                "Split it, or paste the part you want to ask about."
+            )
+
+    def _check_room(self, session: _Session, name: str, chars: int) -> None:
+        limits = self.limits
+        if len(session.documents) >= limits.max_documents:
+            raise DocumentError(
+                f"This session already holds {len(session.documents)} documents, the most "
+                f"it can. Remove one before adding {name}."
+            )
+        held = sum(len(r.documents[n].text) for n, (_, r) in session.documents.items())
+        if held + chars > limits.max_session_chars:
+            raise DocumentError(
+                f"{name} would bring this session's text to {held + chars:,} characters; a "
+                f"session holds up to {limits.max_session_chars:,}. Remove a document first."
+            )
+
+    def _check_passages(self, session: _Session, name: str, passages: int) -> None:
+        held = sum(info.passages for info, _ in session.documents.values())
+        if held + passages > self.limits.max_session_passages:
+            raise DocumentError(
+                f"{name} has {passages:,} passages and this session already "
+                f"{held:,}; a session holds up to {self.limits.max_session_passages:,}. "
+                "Remove a document first."
+            )
+
+    def _make_room(self, session_id: str, needed: int, name: str) -> None:
+        """Before a document is added: drop the sessions idle longest until the process's
+        resident memory plus ``needed`` fits ``Limits.max_rss_mb``; refuse when only
+        active sessions are left. Call with ``_lock`` held."""
+        budget = int(self.limits.max_rss_mb * 1_000_000)
+        if self.resident_bytes() + needed <= budget:
+            return
+        cutoff = self._clock() - self.limits.evict_after_idle_seconds
+        for sid in [sid for sid, s in self._sessions.items() if sid != session_id]:
+            session = self._sessions[sid]
+            if session.last_used > cutoff or not session.documents:
+                continue
+            del self._sessions[sid]
+            del session
+            self._remember(sid, "the server needed the memory for other visitors")
+            memory.release(collect=True)
+            log.info("Evicted an idle session to make room for a new document.")
+            if self.resident_bytes() + needed <= budget:
+                return
+        log.info(
+            "Refused a document: %d MB resident, %d MB budget.",
+            self.resident_bytes() // 1_000_000,
+            budget // 1_000_000,
+        )
+        raise DocumentError(
+            f"The server is holding as many documents as it can right now, so {name} was "
+            "not added. Try again in a few minutes, or ask the bundled article."
+        )
+
+
+def _memory_estimate(retriever: Retriever, text: str) -> int:
+    """Bytes a document holds: its vectors (each passage, and each sentence of a
+    passage of several), its text (in the document, the passages and BM25's tokens:
+    about three copies) and the objects of each passage (its record, spans, BM25
+    postings). Calibrated with tracemalloc by bench/add_document.py: 2.5 MB for a
+    10,000-word article, which this puts at 2.5 MB."""
+    passages = retriever.passages
+    rows = len(passages) + sum(len(p.sentences) for p in passages if len(p.sentences) > 1)
+    vectors = rows * retriever.embedder.dimension * 4
+    return vectors + 3 * len(text.encode()) + PASSAGE_OVERHEAD_BYTES * len(passages)
+
+
+def shown_name(name: str) -> str:
+    """A file name as shown: no folders, no control characters, at most 120 characters."""
+    base = _NAME_UNSAFE.sub(" ", str(name).replace("\\", "/").rsplit("/", 1)[-1]).strip()
+    return (base or "document")[:120]
+
+
+def _check_scope(scope: object) -> str:
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(SCOPES)}; got {scope!r}")
+    return str(scope)
+
+
+def _tell(progress: Progress | None, fraction: float, message: str) -> None:
+    if progress is not None:
+        progress(fraction, message)
