@@ -133,7 +133,7 @@ def build(size: str, work: Path) -> dict[str, Any]:
         out[engine] = {
             "index_build_seconds": round(seconds, 2),
             "passages_per_s": round(len(built.passages) / seconds, 1),
-            "index": built._built.store.params(),
+            "index": built.built.store.params(),
         }
         del built
     return out

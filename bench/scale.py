@@ -69,7 +69,8 @@ def measure(context: Context) -> dict[str, Any]:
 
 def worker(size: str, work: Path) -> dict[str, Any]:
     import qa
-    from qa.index.torch_encoder import ModelError, SentenceTransformerEmbedder
+    from qa.index.embedder import ModelError
+    from qa.index.torch_encoder import SentenceTransformerEmbedder
 
     if size == "passages1m":
         return measure_million(work)
@@ -110,7 +111,7 @@ def worker(size: str, work: Path) -> dict[str, Any]:
         result["search"] = measure_search(
             retriever, corpora.questions_for(chosen, 200), rounds=rounds_of(2)
         )
-        vectors = retriever._built.store._index.reconstruct_n(0, len(retriever.passages))
+        vectors = retriever.built.store._index.reconstruct_n(0, len(retriever.passages))
         np.save(work / "passages100k-vectors.npy", vectors)
     result["peak_rss_mb"] = peak_rss_mb()
     return result
@@ -150,7 +151,8 @@ def measure_million(work: Path) -> dict[str, Any]:
     """
     import faiss
 
-    from qa.index.faiss_store import FaissStore, choose_index
+    from qa.index.faiss_store import FaissStore
+    from qa.index.stores import choose_index
     from qa.index.torch_encoder import SentenceTransformerEmbedder
 
     source = work / "passages100k-vectors.npy"

@@ -12,14 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qa import stopping
-from qa.answer.answering import answer_label, match_label, prepare_question
-from qa.evaluation.calibration import (
-    calibrate,
-    choose,
-    format_calibration,
-    format_sweep,
-    sweep,
-)
+from qa.answer.answering import answer_label, match_label
+from qa.answer.question import prepare_question
+from qa.answer.search import MODES
+from qa.evaluation.calibration import calibrate, choose, format_calibration, format_sweep, sweep
 from qa.evaluation.followups import (
     format_followup_table,
     history_regressions,
@@ -28,10 +24,11 @@ from qa.evaluation.followups import (
 )
 from qa.evaluation.quality import QuestionSetError, format_table, load_questions, report
 from qa.evaluation.quality import run as run_questions
+from qa.index.embedder import ModelError
 from qa.index.milvus_store import StoreError
-from qa.index.torch_encoder import ModelError
 from qa.ingest.corpus import CorpusError
-from qa.retriever import MODES, Retriever, default_corpus
+from qa.limits import check_k
+from qa.retriever import Retriever, default_corpus
 from qa.types import Answer, Hit
 
 # The question sets shipped with qa, over the bundled article (package data).
@@ -179,8 +176,7 @@ def _retriever(
 
 def _ask(args: argparse.Namespace) -> int:
     prepare_question(args.question)  # an empty question is an error before any loading
-    if args.k < 1:  # else ask() would turn it into a "not found" answer and exit 0
-        raise ValueError(f"k must be >= 1, got {args.k}")
+    check_k(args.k)  # else ask() would turn it into a "not found" answer and exit 0
     if args.url:
         retriever = Retriever.from_urls(args.url, model=args.model, encoder=args.encoder)
     else:

@@ -4,13 +4,7 @@ that chooses CONFIDENT_SCORE on dev."""
 from __future__ import annotations
 
 from qa.answer import answering
-from qa.evaluation.calibration import (
-    calibrate,
-    choose,
-    format_calibration,
-    format_sweep,
-    sweep,
-)
+from qa.evaluation.calibration import calibrate, choose, format_calibration, format_sweep, sweep
 from qa.evaluation.quality import Outcome, Question
 
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from qa.files import file_sha256
+from qa.index.embedder import ModelError
 from qa.index.torch_encoder import (
     BUNDLED_WEIGHTS_SHA256,
     DEFAULT_MODEL,
-    ModelError,
     SentenceTransformerEmbedder,
     bundled_model_path,
     resolve_model,

@@ -9,6 +9,7 @@ import pytest
 from conftest import CORPUS
 
 import qa
+from qa.answer.search import MODES
 from qa.cli import DEFAULT_FOLLOWUPS, DEFAULT_QUESTIONS
 from qa.evaluation.quality import (
     Outcome,
@@ -21,7 +22,6 @@ from qa.evaluation.quality import (
     run,
     summarize,
 )
-from qa.retriever import MODES
 
 
 def _write(tmp_path: Path, lines: list[str]) -> Path:

@@ -12,13 +12,8 @@ from conftest import CORPUS, FakeEmbedder
 
 import qa
 from qa.index.cache import MANIFEST
-from qa.index.faiss_store import (
-    AUTO_EXACT_LIMIT,
-    INDEX_KINDS,
-    FaissStore,
-    choose_index,
-    default_params,
-)
+from qa.index.faiss_store import FaissStore
+from qa.index.stores import AUTO_EXACT_LIMIT, INDEX_KINDS, choose_index, default_params
 
 DIMENSION = 32
 

@@ -12,6 +12,7 @@ from conftest import ROOT
 
 import qa
 from qa.answer.language import MIN_WORDS, NAMES, detect, not_english, word_count
+from qa.cli import DEFAULT_FOLLOWUPS, DEFAULT_QUESTIONS
 
 FOUR = ("French", "Spanish", "German", "Italian")
 
@@ -27,13 +28,13 @@ def english_questions() -> list[str]:
     """Every question, and every earlier question of a follow-up, of both question
     sets, and the English rows of tests/data/languages.jsonl."""
     found: dict[str, None] = {}
-    for row in _rows("questions.jsonl") + _rows("followups.jsonl"):
+    for row in _rows(DEFAULT_QUESTIONS) + _rows(DEFAULT_FOLLOWUPS):
         found.update(dict.fromkeys([*row.get("history", []), row["question"]]))
     found.update(dict.fromkeys(r["question"] for r in LANGUAGES if r["language"] == "English"))
     return list(found)
 
 
-LANGUAGES = _rows("data/languages.jsonl")
+LANGUAGES = _rows(ROOT / "tests" / "data" / "languages.jsonl")
 OTHERS = [r for r in LANGUAGES if r["language"] != "English"]
 
 

@@ -22,14 +22,8 @@ from test_incremental import CountingEmbedder, signature, write_corpus
 
 import qa
 from qa.cli import DEFAULT_FOLLOWUPS, DEFAULT_QUESTIONS
-from qa.index.milvus_store import (
-    MilvusSettings,
-    MilvusStore,
-    StoreError,
-    collection_name,
-    connect,
-    vector_store_name,
-)
+from qa.index.milvus_store import MilvusSettings, MilvusStore, StoreError, collection_name, connect
+from qa.index.stores import vector_store_name
 from qa.ingest.chunking import ChunkingConfig
 
 WORKER = Path(__file__).resolve().parent / "milvus_worker.py"
@@ -346,7 +340,7 @@ def test_ivf_on_lite_and_hnsw_refused_there(milvus, tmp_path):
         index_kind="ivf",
         index_params={"nlist": 4, "nprobe": 4},  # every list: exact
     )
-    assert ivf._built.store.params() == {"kind": "ivf", "nlist": 4, "nprobe": 4}
+    assert ivf.built.store.params() == {"kind": "ivf", "nlist": 4, "nprobe": 4}
     reference = faiss(corpus, tmp_path / "faiss", FakeEmbedder())
     assert spans(ivf.search(signature(9), 3)) == spans(reference.search(signature(9), 3))
     with pytest.raises(StoreError, match="Milvus Lite has no HNSW"):

@@ -17,11 +17,12 @@ from conftest import CORPUS, ROOT
 
 import qa
 from qa import stopping
+from qa.answer.search import MODES
 from qa.evaluation.quality import load_questions, report
 from qa.evaluation.quality import run as run_questions
+from qa.index.embedder import ModelError
 from qa.index.onnx_encoder import OnnxEmbedder
-from qa.index.torch_encoder import ModelError, SentenceTransformerEmbedder
-from qa.retriever import MODES
+from qa.index.torch_encoder import SentenceTransformerEmbedder
 
 pytestmark = pytest.mark.slow
 
@@ -80,8 +81,8 @@ def test_both_encoders_share_the_index_and_rank_alike(graph_cache, tmp_path):
     shutil.copytree(graph_cache / "onnx", tmp_path / "onnx")  # the graph, beside the index
     by_torch = qa.Retriever.from_corpus(CORPUS, cache_dir=tmp_path)
     by_onnx = qa.Retriever.from_corpus(CORPUS, cache_dir=tmp_path, encoder="onnx")
-    assert by_onnx.from_cache and isinstance(by_onnx._embedder, OnnxEmbedder)
-    assert by_onnx._embedder.graph_path.parent == tmp_path / "onnx"
+    assert by_onnx.from_cache and isinstance(by_onnx.embedder, OnnxEmbedder)
+    assert by_onnx.embedder.graph_path.parent == tmp_path / "onnx"
     questions = [
         json.loads(line)["question"]
         for line in (ROOT / "qa/evaluation/sets/questions.jsonl").open()

@@ -19,6 +19,7 @@ from qa.answer.overview import (
     lexrank,
 )
 from qa.serve import chat, presentation
+from qa.serve.sessions import SessionStore
 from qa.types import Answer
 
 OVERVIEW_QUESTIONS = [
@@ -218,7 +219,7 @@ def test_a_question_not_in_english_gets_its_own_card() -> None:
 
 
 def test_a_document_added_in_the_chat_is_shown_in_brief_first(real_retriever) -> None:
-    store = qa.SessionStore(real_retriever)
+    store = SessionStore(real_retriever)
     history, added = chat.add_text(store, "tab", TRAM, [])
     (said,) = history
     content = said["content"]

@@ -250,7 +250,7 @@ def test_strength_is_words_first() -> None:
 
 def test_document_view_marks_every_passage_in_place(retriever: qa.Retriever) -> None:
     document = retriever.documents["hostile.txt"]
-    hits = [h for h in retriever.search("troops UN", k=50) if h.source == "hostile.txt"]
+    hits = [h for h in retriever.search("troops UN", k=20) if h.source == "hostile.txt"]
     view = document_view(document.text, hits, [str(i) for i in range(1, len(hits) + 1)])
     shown, tags = render(view)
     assert tags <= {"p", "mark", "span", "b"}

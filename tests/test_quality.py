@@ -12,10 +12,10 @@ import pytest
 from conftest import CORPUS
 
 from qa.answer import answering
+from qa.answer.search import MODES
 from qa.cli import DEFAULT_QUESTIONS, main
 from qa.evaluation.calibration import CalibrationRow, calibrate, choose, sweep
 from qa.evaluation.quality import Metrics, Outcome, load_questions, report, run
-from qa.retriever import MODES
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,8 @@ from conftest import ARTICLE, CORPUS, FakeEmbedder
 
 import qa
 import qa.shortcuts
-from qa.retriever import MAX_K, Retriever, default_corpus
+from qa.limits import MAX_K
+from qa.retriever import Retriever, default_corpus
 
 TROOPS = "It currently has about 12,000 troops in the country, according to its website."
 FRENCH = (
@@ -60,12 +61,14 @@ def test_answer_is_one_of_the_passage_sentences(fake_retriever):
         assert (hit.answer_start, hit.answer_end) in sentences
 
 
-def test_huge_k_is_clamped(fake_retriever):
+def test_k_past_the_limit_is_refused_not_clamped(fake_retriever):
     count = len(fake_retriever.passages)
     assert count < MAX_K
-    hits = fake_retriever.search("troops", k=10**9)
+    hits = fake_retriever.search("troops", k=MAX_K)
     assert len(hits) == count
     assert len({(h.source, h.start) for h in hits}) == count
+    with pytest.raises(ValueError, match=f"k must be a whole number from 1 to {MAX_K}, got"):
+        fake_retriever.search("troops", k=MAX_K + 1)
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t \r\n", "\x00\x01", "\u3000"])

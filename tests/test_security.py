@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import qa
-from qa.answer.answering import MAX_QUESTION_CHARS, prepare_question
+from qa.answer.question import prepare_question
+from qa.limits import MAX_QUESTION_CHARS
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [*sorted((ROOT / "qa").rglob("*.py")), ROOT / "app.py"]

@@ -62,9 +62,9 @@ def test_each_session_sees_only_its_own_documents(store):
     store.add_text(bob, GARDEN, name="garden.txt")
     assert sources(store.ask(alice, "bread", k=10, scope="mine")) == {"bakery.txt"}
     assert sources(store.ask(bob, "bread", k=10, scope="mine")) == {"garden.txt"}
-    assert sources(store.ask(alice, "bread tomatoes troops", k=50)) == {"bakery.txt", ARTICLE.name}
-    assert sources(store.ask(carol, "bread tomatoes troops", k=50)) == {ARTICLE.name}
-    assert sources(store.ask(alice, "bread", k=50, scope="bundled")) == {ARTICLE.name}
+    assert sources(store.ask(alice, "bread tomatoes troops", k=20)) == {"bakery.txt", ARTICLE.name}
+    assert sources(store.ask(carol, "bread tomatoes troops", k=20)) == {ARTICLE.name}
+    assert sources(store.ask(alice, "bread", k=20, scope="bundled")) == {ARTICLE.name}
     assert [d.name for d in store.documents(alice)] == ["bakery.txt"]
     assert store.documents(carol) == []
 
@@ -89,7 +89,7 @@ def test_pasted_texts_and_clashing_names_get_names_of_their_own(store, base):
     )
     bundled = next(iter(base.documents))
     assert store.add_text(sid, "Title\nA text named like the article.", bundled).name != bundled
-    hits = store.search(sid, "bread tomatoes troops text", k=50)
+    hits = store.search(sid, "bread tomatoes troops text", k=20)
     assert {h.source for h in hits} <= {d.name for d in store.documents(sid)} | {bundled}
 
 

@@ -1,5 +1,5 @@
-"""Stage 6: from ranked passages to an answer: clean the question, mark the sentence
-that answers, and decide whether the corpus answers at all.
+"""From ranked passages to an answer: mark the sentence that answers, and decide
+whether the corpus answers at all, and how surely.
 
 Every threshold and weight that decides what is shown lives in the block below, with
 how it was set. They were set on the dev half of qa/evaluation/sets/questions.jsonl with
@@ -9,21 +9,17 @@ how it was set. They were set on the dev half of qa/evaluation/sets/questions.js
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
 
 from qa.answer.key_phrase import find_key_phrase, has_kind
+from qa.answer.question import echo
 from qa.answer.question_kind import answer_kind
 from qa.index.lexical import STOPWORDS, LexicalIndex, words
-from qa.types import Hit, Quote
+from qa.types import Answer, Hit, Quote
 
 # ---- Thresholds and weights: the one place -------------------------------------------
-# Questions are cut to this many characters before the model sees them: the model
-# reads at most 256 word pieces (about 1,000 characters of English), so a longer
-# question only costs time. Applied before tokenising so a huge input stays cheap.
-MAX_QUESTION_CHARS = 1_000
 # Fused score (see qa.answer.fusion) below which the best passage is taken not to answer.
 # On the dev half every answerable question's best passage scores >= 0.12, while
 # questions about another subject entirely ("Who won the World Cup?") score < 0.10.
@@ -33,6 +29,13 @@ MIN_ANSWER_SCORE = 0.11
 # below 0.35), and BM25 alone (share of the question's words matched).
 MIN_DENSE_SCORE = 0.35
 MIN_LEXICAL_SCORE = 0.25
+# The least score that answers, per ranking mode (``qa.answer.search.MODES``).
+MIN_SCORES = {
+    "hybrid": MIN_ANSWER_SCORE,
+    "dense": MIN_DENSE_SCORE,
+    "lexical": MIN_LEXICAL_SCORE,
+    "rrf": MIN_DENSE_SCORE,
+}
 # Shown as *the* answer (``Answer.confident``) at or above this score, when the answer
 # sentence also holds a phrase of the kind the question asks for (``is_confident``).
 # Chosen on the dev half with ``qa eval``'s sweep: the lowest score at which confident
@@ -86,60 +89,6 @@ KIND_BONUS = 0.05
 COUNT_BONUS = 0.08
 KIND_DEPTH = 20
 # ---------------------------------------------------------------------------------------
-
-# C0/C1 controls, and zero-width spaces and BOMs that would make a blank look non-empty.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u200c\u2060\ufeff]")
-# Markup pasted around a question is not part of it: terminal colour codes, HTML
-# elements (a script or style element with its content) and Markdown links and images
-# (kept: their text). Left in, "alert(1)" or a link's address would be read as
-# something the question asks about ("The article does not mention 1."). Only real
-# HTML element names count, and only link targets that look like addresses, so
-# "Who is <Macron>?" or "[sic](2012)" stay as typed.
-_HTML_ELEMENTS = (
-    "a|abbr|article|audio|b|big|blockquote|body|br|button|caption|center|cite|code|del|"
-    "details|div|em|embed|font|footer|form|h[1-6]|head|header|hr|html|i|iframe|img|input|"
-    "ins|label|li|link|main|mark|meta|nav|object|ol|option|p|pre|q|s|section|select|small|"
-    "source|span|strike|strong|sub|summary|sup|svg|table|tbody|td|textarea|th|thead|title|"
-    "tr|tt|u|ul|video"
-)
-_MARKUP = (
-    (re.compile(r"\x1b\[[0-9;?]*[A-Za-z]"), ""),
-    (re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL), " "),
-    (re.compile(rf"</?(?:{_HTML_ELEMENTS}|script|style)\b[^<>]*>", re.IGNORECASE), " "),
-)
-_MARKDOWN_LINK = re.compile(r"!?\[([^\[\]]*)\]\(((?:[^()\s]|\([^()\s]*\))*)\)")
-
-
-def _link_text(match: re.Match[str]) -> str:
-    """A Markdown link's text when its target looks like an address, else all of it."""
-    return match.group(1) if re.search(r"[:/#]", match.group(2)) else match.group(0)
-
-
-_SPACE = re.compile(r"\s+")
-
-
-def prepare_question(question: object) -> str:
-    """The question as the model should see it, or ``ValueError`` if nothing is left.
-
-    Markup (``_MARKUP``), control characters and lone surrogates are dropped,
-    whitespace collapsed, and the text cut to ``MAX_QUESTION_CHARS``.
-    """
-    if not isinstance(question, str):
-        raise TypeError(f"question must be a string, got {type(question).__name__}")
-    text = question[: MAX_QUESTION_CHARS * 4]  # bound the work below on huge inputs
-    for pattern, replacement in _MARKUP:
-        text = pattern.sub(replacement, text)
-    text = _MARKDOWN_LINK.sub(_link_text, text)
-    text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates -> "?"
-    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", text))
-    text = _SPACE.sub(" ", text).strip()[:MAX_QUESTION_CHARS].strip()
-    if not text:
-        raise ValueError(
-            "question is empty: type a question about the article, e.g. "
-            "'Why is France leaving Mali?'"
-        )
-    return text
-
 
 # ---- The answer sentence -------------------------------------------------------------
 
@@ -361,3 +310,64 @@ def found_message(answer: Quote, confident: bool) -> str:
     if confident:
         return f"Answered by {where} ({label})."
     return f"Not said in so many words: the closest the article comes is {where} ({label})."
+
+
+# ---- The reply as a whole --------------------------------------------------------------
+
+
+def decide(
+    question: str,
+    hits: Sequence[Hit],
+    read_as: str,
+    *,
+    min_score: float,
+    missing: Sequence[str],
+    titles: Sequence[str],
+) -> Answer:
+    """The ``Answer`` to ``question``, searched as ``read_as``, from its ``hits``.
+
+    Two signals say the corpus does not answer: a name, acronym or number of the
+    question that no document mentions (``missing``: "The article does not mention
+    Britain or Estonia."), or a best passage below ``min_score``. The hits are kept
+    either way, so a UI can show the closest as not an answer. The answer repeats the
+    question only as far as it was read (``question.echo``)."""
+    question = echo(question)
+    if missing:
+        message = not_mentioned_message(missing, len(titles))
+        return Answer(question, False, tuple(hits), message, read_as=read_as)
+    if is_answered(hits, min_score):
+        answer = quote(read_as, hits[0])
+        confident = is_confident(hits, answer)
+        count = answering_count(hits)
+        return Answer(
+            question,
+            True,
+            tuple(hits),
+            found_message(answer, confident),
+            answer,
+            confident,
+            count,
+            read_as,
+        )
+    message = not_found_message(read_as, titles)
+    return Answer(question, False, tuple(hits), message, read_as=read_as)
+
+
+def missing_in_all(question: str, lexicals: Sequence[LexicalIndex]) -> list[str]:
+    """The names of ``question`` that none of ``lexicals`` (the parts of a corpus)
+    mentions (``missing_names``)."""
+    if not lexicals:
+        return []
+    missing = missing_names(question, lexicals[0])
+    for lexical in lexicals[1:]:
+        elsewhere = set(missing_names(question, lexical))
+        missing = [name for name in missing if name in elsewhere]
+    return missing
+
+
+def invalid(question: object, error: ValueError) -> Answer:
+    """The answer to a question that cannot be searched (empty, a bad ``k``): the
+    reason, in words."""
+    message = str(error)
+    shown = echo(str(question))
+    return Answer(shown, False, (), message[:1].upper() + message[1:], read_as=shown)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from qa.answer.answering import prepare_question
+from qa.answer.question import prepare_question
 from qa.answer.question_shape import (
     AUX,
     DETERMINERS,

@@ -1,4 +1,4 @@
-"""Stage 7: the key phrase of an answer sentence, the words a reader looks for first.
+"""The key phrase of an answer sentence, the words a reader looks for first.
 
 A featured snippet quotes the sentence that answers and marks the few words in it that
 are the answer: "It currently has **about 12,000 troops** in the country". What those

@@ -34,8 +34,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from qa.answer.ranking import sentence_vectors
-from qa.index.cache import BuiltIndex
-from qa.index.torch_encoder import Embedder
+from qa.index.embedder import Embedder
+from qa.index.stores import BuiltIndex
 from qa.types import Answer, Document, Overview, OverviewSentence, Span
 
 # Cosine similarity at or above which two sentences are joined in the graph. The

@@ -1,6 +1,6 @@
 """Ranking one index for a question: dense, lexical or fused scores, the top ``k``
-passages, and each hit with its answer sentence. ``qa.retriever`` runs this over each
-part of a corpus and merges the hits by score.
+passages, and each hit with its answer sentence. ``qa.answer.search`` runs this over
+each part of a corpus and merges the hits by score.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ import numpy as np
 
 from qa.answer import answering, fusion
 from qa.answer.key_phrase import gives_reason
-from qa.index.cache import BuiltIndex
-from qa.index.faiss_store import PassageStore
 from qa.index.lexical import LexicalIndex, QueryTerms
+from qa.index.stores import BuiltIndex, PassageStore
 from qa.types import Hit, Span
 
 # Passages scored exactly by the dense store per question; the rest share a bound.
@@ -35,6 +34,12 @@ class Part:
     built: BuiltIndex
     lexical: LexicalIndex | None
 
+    @classmethod
+    def of(cls, built: BuiltIndex) -> Part:
+        """``built`` with the BM25 index of its passages (none when it has none)."""
+        passages = built.passages
+        return cls(built, LexicalIndex([p.text for p in passages]) if passages else None)
+
     @functools.cached_property
     def gives_reason(self) -> np.ndarray:
         """1.0 for each passage that gives a reason (``key_phrase.gives_reason``), else
@@ -42,21 +47,24 @@ class Part:
         return np.array([gives_reason(p.text) for p in self.built.passages], dtype=np.float32)
 
 
+@dataclass(frozen=True)
+class Query:
+    """One question as a part of the index ranks it: ``text``, the question read
+    (cleaned, a follow-up completed); ``terms``, its words in the part's BM25
+    vocabulary; ``vector``, its unit vector (None when ranking by words alone); ``kind``,
+    what it asks for (``answering.expected_answer``; None but in "hybrid" mode)."""
+
+    text: str
+    terms: QueryTerms
+    vector: np.ndarray | None
+    kind: str | None = None
+
+
 def rank(
-    mode: str,
-    part: Part,
-    lexical: LexicalIndex,
-    terms: QueryTerms,
-    query: np.ndarray | None,
-    k: int,
-    *,
-    question: str = "",
-    kind: str | None = None,
-    dense: np.ndarray | None = None,
+    mode: str, part: Part, query: Query, k: int, *, dense: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best passage ids of ``part``, best first (by ``mode``), and the
-    score each passage shows. ``kind``: what ``question`` asks for
-    (``answering.expected_answer``; give it for "hybrid" only). For "reason", a passage
+    score each passage shows. For ``query.kind`` "reason", a passage
     that gives a reason scores ``answering.REASON_BONUS`` more; for another kind, one
     of the first ``answering.KIND_DEPTH`` that holds a phrase of that kind fitting the
     question scores ``answering.KIND_BONUS`` more (``kind_bonus``). Only a passage that
@@ -64,14 +72,17 @@ def rank(
     nothing, so whether the corpus answers is decided as for any other question).
     ``dense``: ``query``'s scores, when the caller has them (``dense_scores_batch``);
     else the store is asked."""
-    if query is None:  # "lexical"
-        scores = lexical.scores(terms)
+    lexical = part.lexical
+    assert lexical is not None, "a part without passages is not ranked"
+    kind = query.kind
+    if query.vector is None:  # "lexical"
+        scores = lexical.scores(query.terms)
         return top_k(scores, k), scores
     if dense is None:
-        dense = dense_scores(part.built, query)
+        dense = dense_scores(part.built, query.vector)
     if mode == "dense":
         return top_k(dense, k), dense
-    bm25 = lexical.scores(terms)
+    bm25 = lexical.scores(query.terms)
     if mode == "rrf":
         by_dense = np.argsort(-dense, kind="stable")[:RRF_DEPTH].tolist()
         by_lexical = np.argsort(-bm25, kind="stable")[:RRF_DEPTH].tolist()
@@ -83,7 +94,7 @@ def rank(
         could_answer = scores >= answering.MIN_ANSWER_SCORE
         scores = scores + answering.REASON_BONUS * part.gives_reason * could_answer
     elif kind is not None and answering.KIND_BONUS:
-        scores = kind_bonus(part, scores, question, kind)
+        scores = kind_bonus(part, scores, query.text, kind)
     return top_k(scores, k), scores
 
 
@@ -117,31 +128,29 @@ def kind_bonus(part: Part, scores: np.ndarray, question: str, kind: str) -> np.n
 def make_hit(
     mode: str,
     part: Part,
-    lexical: LexicalIndex,
+    query: Query,
     index: int,
     score: float,
-    question: str,
-    terms: QueryTerms,
-    query: np.ndarray | None,
+    *,
     vectors: np.ndarray | None = None,
 ) -> Hit:
-    """Passage ``index`` of ``part`` as a hit, with its answer sentence. ``vectors``:
-    its sentences' vectors, when the caller read them already (``sentence_vectors``,
-    one call for many hits); else they are read here."""
+    """Passage ``index`` of ``part`` as a hit for ``query``, with its answer sentence.
+    ``vectors``: its sentences' vectors, when the caller read them already
+    (``sentence_vectors``, one call for many hits); else they are read here."""
     passage = part.built.passages[index]
     texts = [
         passage.text[s.start - passage.start : s.end - passage.start] for s in passage.sentences
     ]
     dense = None
-    if query is not None:
+    if query.vector is not None:
         if vectors is None:
             vectors = sentence_vectors(part.built, [index])[0]
         # One sentence (no vectors): nothing to choose between.
-        dense = vectors @ query if len(vectors) else np.zeros(len(texts))
+        dense = vectors @ query.vector if len(vectors) else np.zeros(len(texts))
     coverage = None
-    if mode != "dense":
-        coverage = [lexical.coverage(terms, t) for t in texts]
-    choice = answering.choose_sentence(question, texts, dense, coverage) if texts else 0
+    if mode != "dense" and part.lexical is not None:
+        coverage = [part.lexical.coverage(query.terms, t) for t in texts]
+    choice = answering.choose_sentence(query.text, texts, dense, coverage) if texts else 0
     sentence = passage.sentences[choice] if passage.sentences else None
     start, end = (
         (sentence.start - passage.start, sentence.end - passage.start)

@@ -27,7 +27,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.retriever import MODES, Retriever
+from qa.answer.search import MODES
+from qa.retriever import Retriever
 
 # Hits looked at per question: MRR@5 needs five.
 DEPTH = 5

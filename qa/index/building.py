@@ -1,4 +1,4 @@
-"""Stage 4: building an index: chunk and embed documents, fill the vector store, and
+"""Building an index: chunk and embed documents, fill the vector store, and
 keep the result in the cache (``qa.index.cache``) so the next start loads it.
 
 ``load_or_build`` is what ``Retriever.from_corpus`` calls: it loads the cached index
@@ -24,7 +24,6 @@ from qa import stopping
 from qa.index.cache import (
     MANIFEST,
     BuildSpec,
-    BuiltIndex,
     CacheError,
     EmbeddingCache,
     embeddings_folder,
@@ -33,8 +32,9 @@ from qa.index.cache import (
     save_engine_manifest,
     save_index,
 )
-from qa.index.faiss_store import FaissStore, choose_index
-from qa.index.torch_encoder import Embedder
+from qa.index.embedder import Embedder
+from qa.index.faiss_store import FaissStore
+from qa.index.stores import BuiltIndex, choose_index
 from qa.ingest.chunking import ChunkingConfig, chunk_document
 from qa.types import Document, Passage
 

@@ -36,7 +36,8 @@ from typing import Any
 import numpy as np
 
 from qa.files import atomic_path, file_sha256, write_atomic
-from qa.index.faiss_store import PARAM_NAMES, FaissStore, VectorStore
+from qa.index.faiss_store import FaissStore
+from qa.index.stores import PARAM_NAMES, BuiltIndex
 from qa.types import Passage, Span
 
 log = logging.getLogger(__name__)
@@ -113,17 +114,6 @@ def _corpus_change(old: dict[str, str], new: dict[str, str]) -> str:
         if names
     ]
     return "; ".join(parts)
-
-
-@dataclass
-class BuiltIndex:
-    """What a build produces and the cache stores."""
-
-    passages: list[Passage]
-    store: VectorStore
-    sentence_vectors: np.ndarray
-    sentence_rows: np.ndarray
-    chosen_by: str = ""  # why this index kind: shown in the manifest
 
 
 class CacheError(RuntimeError):

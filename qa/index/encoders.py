@@ -21,8 +21,9 @@ import logging
 import os
 from pathlib import Path
 
+from qa.index.embedder import Embedder, ModelError
 from qa.index.onnx_encoder import OnnxEmbedder
-from qa.index.torch_encoder import Embedder, ModelError, SentenceTransformerEmbedder
+from qa.index.torch_encoder import SentenceTransformerEmbedder
 
 log = logging.getLogger(__name__)
 

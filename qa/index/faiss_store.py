@@ -1,155 +1,26 @@
-"""Stage 4: the vector store, behind a small interface.
-
-``VectorStore`` is all the retriever needs to serve: search, count, describe, save. The
-FAISS implementation uses inner product on L2-normalised vectors, which is cosine
-similarity. The kind of index follows the corpus size (``choose_index``): exact
-search (``flat``) up to ``AUTO_EXACT_LIMIT`` vectors, where one query scans them all
-in a few milliseconds; above it an inverted-file index (``ivf``), which scans only
-the ``nprobe`` clusters nearest the query. ``hnsw`` (a graph) is there on request:
-it searches as fast, but takes far longer to build and cannot drop vectors. A
-distributed engine is one more module implementing the same protocol:
-``qa.index.milvus_store`` (docs/milvus.md).
+"""The vector store in process: FAISS, scored by inner product on L2-normalised
+vectors, which is cosine similarity. It meets ``qa.index.stores.VectorStore``; the kind
+of index (exact ``flat``, ``ivf``, ``hnsw``) is chosen by ``stores.choose_index``.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
+from qa.index.stores import PARAM_NAMES, check_index_request, default_params
+
 log = logging.getLogger(__name__)
 
-INDEX_KINDS = ("flat", "hnsw", "ivf")
-# Up to this many vectors "auto" keeps exact search: one query over 50,000 vectors of
-# 384 floats scans 77 MB, a few milliseconds here (see `make bench`). Above it, "ivf".
-AUTO_EXACT_LIMIT = 50_000
-# The parameters each kind takes, with what they trade (see ``default_params``).
-PARAM_NAMES: dict[str, tuple[str, ...]] = {
-    "flat": (),
-    "hnsw": ("m", "ef_construction", "ef_search"),
-    "ivf": ("nlist", "nprobe"),
-}
 # IVF trains its clusters on at most this many vectors per cluster: enough for stable
 # centroids, and it keeps training at 1,000,000 vectors to about a minute on 2 cores.
 IVF_TRAIN_PER_LIST = 64
 ADD_BATCH = 50_000  # vectors added per step, so a long add can show progress
-
-
-class VectorStore(Protocol):
-    """Nearest-neighbour search over unit vectors; ids are row numbers of the passages.
-
-    What the retriever needs to serve. ``FaissStore`` also has ``add`` (vectors in row
-    order, built in this process); a server engine is written by documents instead
-    (``qa.index.milvus_store``), and its ``save`` has nothing to do.
-    """
-
-    kind: str
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and ids, each of shape (n_queries, k), best first; id -1 pads.
-
-        One call for many queries: a batch of questions costs one round trip."""
-        ...
-
-    def __len__(self) -> int: ...
-
-    def params(self) -> dict[str, Any]: ...
-
-    def save(self, path: Path) -> None: ...
-
-
-@runtime_checkable
-class PassageStore(VectorStore, Protocol):
-    """A store that also holds the passages and the vectors of their sentences (a server
-    engine), so the serving process keeps neither: it reads them for the hits only."""
-
-    def sentence_vectors(self, ids: Sequence[int]) -> list[np.ndarray]:
-        """The sentence vectors of passages ``ids``, one (n_sentences, d) array each
-        (empty for a one-sentence passage), in one round trip."""
-        ...
-
-
-@dataclass(frozen=True)
-class IndexChoice:
-    """The index kind and parameters for a corpus, and why: written to the manifest."""
-
-    kind: str
-    params: dict[str, Any] = field(default_factory=dict)
-    reason: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, **self.params, "chosen_by": self.reason}
-
-
-def check_index_request(kind: str, params: dict[str, Any] | None = None) -> None:
-    """Fail at once on an unknown kind or parameter, before any work is done."""
-    if kind != "auto" and kind not in INDEX_KINDS:
-        raise ValueError(
-            f"index kind must be one of auto, {', '.join(INDEX_KINDS)}; got {kind!r}. "
-            "Set it with index_kind= or QA_INDEX_KIND."
-        )
-    allowed = (
-        set(PARAM_NAMES[kind]) if kind != "auto" else {p for v in PARAM_NAMES.values() for p in v}
-    )
-    for name, value in (params or {}).items():
-        if name not in allowed:
-            raise ValueError(
-                f"index_params: {name!r} is not a parameter of the {kind} index; it takes "
-                f"{', '.join(sorted(allowed)) or 'none'}."
-            )
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"index_params: {name} must be a whole number >= 1, got {value!r}")
-
-
-def choose_index(
-    count: int, kind: str = "auto", params: dict[str, Any] | None = None
-) -> IndexChoice:
-    """The index for ``count`` vectors: ``kind`` (``"auto"`` picks by size) with its
-    default parameters for that size, overridden by ``params``.
-
-    Under ``"auto"``, ``params`` may name parameters of any kind; only those of the
-    kind chosen apply.
-    """
-    check_index_request(kind, params)
-    if kind == "auto":
-        chosen = "flat" if count <= AUTO_EXACT_LIMIT else "ivf"
-        relation = "<=" if chosen == "flat" else ">"
-        reason = f"auto: {count:,} vectors {relation} {AUTO_EXACT_LIMIT:,} (exact limit)"
-    else:
-        chosen, reason = kind, "requested"
-    given = {k: v for k, v in (params or {}).items() if k in PARAM_NAMES[chosen]}
-    merged = {**default_params(chosen, count), **given}
-    return IndexChoice(
-        chosen, merged, reason + (" with " + ", ".join(sorted(given)) if given else "")
-    )
-
-
-def default_params(kind: str, count: int) -> dict[str, int]:
-    """Defaults measured with `make bench FULL=1` (recall@10 >= 0.95 against exact search).
-
-    ivf: about 4·√n lists (a power of two), so a list holds a few hundred vectors, and
-    at most n/39 of them (FAISS wants 39 training vectors per list); nprobe lists are
-    scanned per query, 1/64 of them but at least 32.
-    hnsw: 32 links per node; ef_* are the candidate lists while building and searching.
-    """
-    if kind == "ivf":
-        nlist = 2 ** round(math.log2(4 * math.sqrt(max(count, 1))))
-        nlist = max(1, min(nlist, count // 39))
-        return {"nlist": nlist, "nprobe": min(nlist, max(32, nlist // 64))}
-    if kind == "hnsw":
-        return {"m": 32, "ef_construction": 80, "ef_search": 64}
-    return {}
-
-
-def choose_index_kind(kind: str, count: int) -> str:
-    """The kind ``choose_index`` picks for ``count`` vectors (kept for callers of 0.1)."""
-    return choose_index(count, kind).kind
 
 
 class FaissStore:

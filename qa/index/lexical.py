@@ -1,4 +1,4 @@
-"""Stage 4b: lexical search. BM25 over the passages, built in memory from their text.
+"""Lexical search: BM25 over the passages, built in memory from their text.
 
 Dense vectors find paraphrases; BM25 finds the exact words an embedding blurs: names
 ("Takuba"), numbers ("4,300"), rare terms ("MINUSMA"). The scoring itself is done by

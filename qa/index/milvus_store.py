@@ -1,4 +1,4 @@
-"""Stage 4 on a server: the passages and their vectors in a Milvus collection.
+"""The vector store on a server: the passages and their vectors in a Milvus collection.
 
 ``MilvusStore`` is the ``VectorStore`` for an index that outgrows one process: the
 passages (text, offsets, sentences), their vectors and the vectors of their sentences
@@ -37,12 +37,11 @@ from typing import Any
 
 import numpy as np
 
-from qa.index.faiss_store import IndexChoice, check_index_request
+from qa.index.stores import IndexChoice, check_index_request
 from qa.types import Passage, Span
 
 log = logging.getLogger(__name__)
 
-ENGINES = ("faiss", "milvus")
 SCHEMA_VERSION = 1  # bump on any change to the fields below
 DEFAULT_TIMEOUT = 10.0  # seconds for connecting and for each call
 MAX_TOPK = 16_384  # Milvus's limit on one search
@@ -116,17 +115,6 @@ class MilvusSettings:
     def shown_uri(self) -> str:
         """The URI without any user:password part: safe for logs and the manifest."""
         return re.sub(r"//[^/@]*@", "//", self.uri)
-
-
-def vector_store_name(name: str | None = None) -> str:
-    """The engine: ``name``, else ``QA_VECTOR_STORE``, else ``"faiss"``."""
-    chosen = name or os.environ.get("QA_VECTOR_STORE") or "faiss"
-    if chosen not in ENGINES:
-        raise ValueError(
-            f"vector store must be one of {', '.join(ENGINES)}; got {chosen!r}. "
-            "Set it with vector_store= or QA_VECTOR_STORE."
-        )
-    return chosen
 
 
 def collection_name(folder: Path) -> str:

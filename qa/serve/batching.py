@@ -30,8 +30,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from qa.answer import answering, conversation
-from qa.retriever import Retriever, check_k
+from qa.answer.search import read
+from qa.retriever import Retriever
 from qa.types import Answer, Document, Hit
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,8 @@ class Batcher:
         """``Retriever.search``, answered in a batch; raises its ``ValueError`` (empty
         question, bad ``k``) or ``TypeError`` (bad history) here, in the caller's
         thread, so one bad question never fails the others of its batch."""
-        conversation.read_in_context(answering.prepare_question(question), history)
-        return list(self._submit("search", question, check_k(k), history))
+        reading = read(question, k, history)
+        return list(self._submit("search", question, reading.k, history))
 
     def ask(self, question: str, k: int = 3, history: Sequence[str] = ()) -> Answer:
         """``Retriever.ask``, answered in a batch (an empty question or a bad ``k``
@@ -101,7 +101,7 @@ class Batcher:
         # A bad history raises TypeError here, as ``ask`` would; an empty question is
         # answered by ``ask_batch`` with the reason.
         with contextlib.suppress(ValueError):
-            conversation.read_in_context(answering.prepare_question(question), history)
+            read(question, k, history)
         result: Answer = self._submit("ask", question, k, history)
         return result
 

@@ -10,19 +10,17 @@ Mali?"). Messages are Gradio's chat messages: ``{"role": ..., "content": ...}``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from qa.ingest.extraction import DocumentError
+from qa.limits import DEFAULT_K, Progress
 from qa.serve import presentation
 from qa.serve.sessions import DocumentInfo, SessionStore, shown_name
 from qa.types import Document
 
 Message = dict[str, Any]
-Progress = Callable[[float, str], None]
-# Passages shown per answer.
-DEFAULT_K = 3
 # Earlier questions kept for reading follow-ups: the last few are all a follow-up leans on.
 HISTORY = 8
 # A message that is a link alone, maybe after a verb: the article to add, not a question.
@@ -129,6 +127,23 @@ def add_text(
     else:
         said, added = _added(store, session, info), True
     return [*history, {"role": "assistant", "content": said}], added
+
+
+def remove(
+    store: SessionStore, session: str, name: str | None, history: Sequence[Message]
+) -> list[Message]:
+    """Remove the session's document ``name`` and say so in the chat (or that no
+    document was chosen, or that it is gone already)."""
+    if not name:
+        said = "Choose one of your documents to remove first."
+    else:
+        try:
+            store.remove(session, name)
+        except KeyError:
+            said = f"{presentation.escape(name)} is not among your documents any more."
+        else:
+            said = f"Removed **{presentation.escape(name)}**: it is no longer asked."
+    return [*history, {"role": "assistant", "content": said}]
 
 
 def listing(store: SessionStore, session: str) -> str:

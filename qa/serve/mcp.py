@@ -15,7 +15,6 @@ session manager must run inside the web server's lifespan (``lifespan``).
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
@@ -25,12 +24,11 @@ from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import Field
 from starlette.applications import Starlette
 
-from qa.answer.answering import GOOD_MATCH, MIN_ANSWER_SCORE, STRONG_MATCH, prepare_question
+from qa.answer.answering import GOOD_MATCH, MIN_ANSWER_SCORE, STRONG_MATCH
+from qa.answer.question import prepare_question
+from qa.limits import DEFAULT_K, MAX_K
 from qa.retriever import Retriever
 from qa.types import AnswerDict, PassageDict
-
-MAX_K = 20  # most passages a caller may ask for; the app's endpoints use the same bound
-DEFAULT_K = 3
 
 T = TypeVar("T")
 
@@ -95,12 +93,9 @@ def instructions(titles: Sequence[str]) -> str:
     )
 
 
-def build_mcp(
-    retriever: Retriever, lock: threading.Lock | threading.RLock | None = None
-) -> FastMCP:
-    """The MCP server over ``retriever``. ``lock`` serialises use of the model with the
-    web app's other handlers (its tokenizer is not thread-safe)."""
-    lock = lock or threading.Lock()
+def build_mcp(retriever: Retriever) -> FastMCP:
+    """The MCP server over ``retriever``; its tools run on worker threads (the model
+    serialises its own calls: ``qa.index.embedder.ModelLock``)."""
     titles = retriever.titles
     server = FastMCP(
         name="qa",
@@ -113,11 +108,7 @@ def build_mcp(
     )
 
     async def in_thread(work: Callable[[], T]) -> T:
-        def locked() -> T:
-            with lock:
-                return work()
-
-        return await anyio.to_thread.run_sync(locked)
+        return await anyio.to_thread.run_sync(work)
 
     async def ask(
         question: Annotated[str, Field(description=QUESTION_HELP)],

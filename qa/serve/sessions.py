@@ -19,9 +19,9 @@ index, and a question searches the bundled index, theirs, or both
     'Pasted text 1'
 
 Every refusal is a ``DocumentError`` whose message a person can act on. The store is
-thread-safe; model calls are serialised by ``model_lock`` (the tokenizer is not
-thread-safe), one slice of a document at a time, so a long upload does not hold up
-everyone else's questions. With ``batched=True`` the questions that need the bundled
+thread-safe; the model serialises its own calls (``qa.index.embedder.ModelLock``), and a
+document is embedded one slice at a time, so a long upload does not hold up everyone
+else's questions. With ``batched=True`` the questions that need the bundled
 corpus alone (scope "bundled", or a session with no document of its own) are answered
 together, one model call for all those waiting (``qa.serve.batching``): what a server with
 many visitors wants.
@@ -40,13 +40,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from qa import stopping
-from qa.index.torch_encoder import Embedder
 from qa.ingest.corpus import BoilerplateRules, CorpusError, documents_from_texts
 from qa.ingest.extraction import DocumentError, extract
 from qa.ingest.fetching import fetch_document
+from qa.limits import Progress, check_scope
 from qa.retriever import Retriever
 from qa.serve import memory
 from qa.serve.batching import Batcher
@@ -54,10 +52,6 @@ from qa.types import Answer, Document, Hit
 
 log = logging.getLogger(__name__)
 
-# Which documents a question searches.
-SCOPES = ("both", "bundled", "mine")
-# Called with (fraction done, what is happening), e.g. a ``gradio.Progress``.
-Progress = Callable[[float, str], None]
 # Memory of one passage besides its vectors and text (see _memory_estimate).
 PASSAGE_OVERHEAD_BYTES = 4_500
 # What a document of N characters adds to the process once embedded, for making room
@@ -131,41 +125,12 @@ class _Session:
         return sum(info.memory_bytes for info, _ in self.documents.values())
 
 
-class _LockedEmbedder:
-    """An embedder whose every call holds ``lock``, so one model serves many threads."""
-
-    def __init__(self, inner: Embedder, lock: threading.RLock):
-        self._inner = inner
-        self._lock = lock
-
-    @property
-    def name(self) -> str:
-        return self._inner.name
-
-    @property
-    def fingerprint(self) -> str:
-        return self._inner.fingerprint
-
-    @property
-    def dimension(self) -> int:
-        return self._inner.dimension
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
-            return self._inner.encode_queries(texts)
-
-    def encode_documents(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        with self._lock:
-            return self._inner.encode_documents(texts, progress=progress)
-
-
 class SessionStore:
     """Every session's own documents, and questions asked over them.
 
     ``base`` is the bundled corpus's retriever, loaded once and shared. Use one
-    store per process; call everything through it (``ask(..., scope="bundled")``
-    serves the bundled corpus alone), or hold ``model_lock`` around any other use of
-    ``base``'s model. ``batched``: questions over the bundled corpus alone are
+    store per process (``ask(..., scope="bundled")`` serves the bundled corpus alone).
+    ``batched``: questions over the bundled corpus alone are
     answered in batches by one worker thread (``batcher``), each caller its own
     answer, the same answer it gets unbatched. ``resident`` reads the process's
     resident memory in bytes, which the budget counts (tests pass their own).
@@ -176,7 +141,6 @@ class SessionStore:
         base: Retriever,
         limits: Limits | None = None,
         *,
-        model_lock: threading.RLock | None = None,
         clock: Callable[[], float] = time.monotonic,
         batched: bool = False,
         resident: Callable[[], int | None] = memory.resident_bytes,
@@ -185,9 +149,8 @@ class SessionStore:
         self._resident = resident
         self._baseline = resident() or 0  # for the estimate where RSS cannot be read
         self._adding = threading.Lock()  # one document embedded at a time, all sessions
-        self.model_lock = model_lock or threading.RLock()
-        self._embedder = _LockedEmbedder(base.embedder, self.model_lock)
-        self._base = base.with_embedder(self._embedder)
+        self._embedder = base.embedder  # it serialises its own calls (ModelLock)
+        self._base = base
         self.batcher = Batcher(self._base) if batched else None
         self._rules = BoilerplateRules.load()
         self._clock = clock
@@ -397,7 +360,7 @@ class SessionStore:
     def retriever(self, session_id: str, scope: str = "both") -> Retriever:
         """The retriever a question of this session uses for ``scope``:
         "bundled" (the bundled corpus), "mine" (the session's documents) or "both"."""
-        scope = _check_scope(scope)
+        scope = check_scope(scope)
         if scope == "bundled":
             return self._base
         with self._lock:
@@ -454,7 +417,7 @@ class SessionStore:
     def _bundled_only(self, session_id: str, scope: str) -> bool:
         """Whether a question of this session and ``scope`` searches the bundled corpus
         alone: the same answer as over "both" when the session has no document."""
-        if _check_scope(scope) == "bundled":
+        if check_scope(scope) == "bundled":
             return True
         with self._lock:  # a question only reads: it never makes a session
             session = self._existing(session_id)
@@ -602,12 +565,6 @@ def shown_name(name: str) -> str:
     """A file name as shown: no folders, no control characters, at most 120 characters."""
     base = _NAME_UNSAFE.sub(" ", str(name).replace("\\", "/").rsplit("/", 1)[-1]).strip()
     return (base or "document")[:120]
-
-
-def _check_scope(scope: object) -> str:
-    if scope not in SCOPES:
-        raise ValueError(f"scope must be one of {', '.join(SCOPES)}; got {scope!r}")
-    return str(scope)
 
 
 def _tell(progress: Progress | None, fraction: float, message: str) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.index.faiss_store import AUTO_EXACT_LIMIT, INDEX_KINDS, FaissStore, choose_index_kind
+from qa.index.faiss_store import FaissStore
+from qa.index.stores import AUTO_EXACT_LIMIT, INDEX_KINDS, choose_index
 
 
 def unit_vectors(count: int, dimension: int, seed: int) -> np.ndarray:
@@ -104,11 +105,11 @@ def test_load_of_a_broken_file_raises(tmp_path):
 
 
 def test_choose_index_kind():
-    assert choose_index_kind("auto", 10) == "flat"
-    assert choose_index_kind("auto", AUTO_EXACT_LIMIT) == "flat"
-    assert choose_index_kind("auto", AUTO_EXACT_LIMIT + 1) == "ivf"
+    assert choose_index(10).kind == "flat"
+    assert choose_index(AUTO_EXACT_LIMIT).kind == "flat"
+    assert choose_index(AUTO_EXACT_LIMIT + 1).kind == "ivf"
     for kind in INDEX_KINDS:
-        assert choose_index_kind(kind, 10**9) == kind
+        assert choose_index(10**9, kind).kind == kind
 
 
 @pytest.mark.parametrize("kind", ["annoy", "FLAT", "", "exact"])
