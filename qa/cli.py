@@ -25,7 +25,7 @@ from qa.evaluation.followups import (
 from qa.evaluation.quality import QuestionSetError, format_table, load_questions, report
 from qa.evaluation.quality import run as run_questions
 from qa.index.embedder import ModelError
-from qa.index.milvus_store import StoreError
+from qa.index.milvus_connection import StoreError
 from qa.ingest.corpus import CorpusError
 from qa.limits import check_k
 from qa.retriever import Retriever, default_corpus

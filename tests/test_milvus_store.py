@@ -22,7 +22,8 @@ from test_incremental import CountingEmbedder, signature, write_corpus
 
 import qa
 from qa.cli import DEFAULT_FOLLOWUPS, DEFAULT_QUESTIONS
-from qa.index.milvus_store import MilvusSettings, MilvusStore, StoreError, collection_name, connect
+from qa.index.milvus_connection import MilvusSettings, StoreError, collection_name, connect
+from qa.index.milvus_store import MilvusStore
 from qa.index.stores import vector_store_name
 from qa.ingest.chunking import ChunkingConfig
 

@@ -15,7 +15,8 @@ from documents import ARTICLE_HTML, make_pdf, make_scanned_pdf
 
 from qa.ingest.extraction import DocumentError
 from qa.retriever import Retriever
-from qa.serve.sessions import EXPECTED_BYTES_PER_CHAR, Limits, SessionStore, shown_name
+from qa.serve.documents import EXPECTED_BYTES_PER_CHAR, Limits, shown_name
+from qa.serve.sessions import SessionStore
 
 BAKERY = "Bakery opens in Bamako\nThe new bakery sells forty kinds of bread every morning.\n"
 GARDEN = "Garden news\nThe community garden grows tomatoes and peppers near the river.\n"

@@ -190,13 +190,8 @@ def sync_milvus(
     there are embedded (or read from the vector cache) and upserted, documents gone
     from the corpus deleted; then the passages are read back. Also whether nothing
     needed writing (the counterpart of ``load_or_build``'s "loaded")."""
-    from qa.index.milvus_store import (
-        DocumentRows,
-        MilvusSettings,
-        MilvusStore,
-        StoreError,
-        collection_name,
-    )
+    from qa.index.milvus_connection import DocumentRows, MilvusSettings, StoreError, collection_name
+    from qa.index.milvus_store import MilvusStore
 
     home = folder.with_name(folder.name + ".milvus")  # the manifest, and Milvus Lite's file
     settings = MilvusSettings.from_env(default_uri=home / "milvus.db")

@@ -24,204 +24,42 @@ passage texts read here at start-up, exactly as for FAISS, so the hybrid score a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import re
-import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from qa.index.milvus_connection import (
+    COLLECTION_NAME,
+    DocumentRows,
+    DocumentState,
+    MilvusSettings,
+    StoreError,
+    connect,
+    filter_literal,
+    without_secret,
+)
+from qa.index.milvus_schema import (
+    MAX_ARRAY,
+    PASSAGE_FIELDS,
+    SCHEMA_VERSION,
+    collection_schema,
+    identity_difference,
+    rows_of,
+)
 from qa.index.stores import IndexChoice, check_index_request
 from qa.types import Passage, Span
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1  # bump on any change to the fields below
-DEFAULT_TIMEOUT = 10.0  # seconds for connecting and for each call
 MAX_TOPK = 16_384  # Milvus's limit on one search
 WRITE_BATCH_ROWS = 512  # rows per upsert: a few MB per call with the sentence vectors
 SCAN_BATCH_ROWS = 4_096  # rows per read when loading the passages
 DELETE_BATCH_SOURCES = 256  # sources per delete-by-filter
-MAX_VARCHAR_BYTES = 65_535  # Milvus's longest VARCHAR
-MAX_ARRAY = 4_096  # Milvus's longest ARRAY field
-# Milvus Lite names its socket and lock after the file: letters, digits, ".-_", < 37.
-_LITE_NAME = re.compile(r"^[A-Za-z0-9.\-_]{1,36}$")
-_COLLECTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
-_PASSAGE_FIELDS = [
-    "pk",
-    "source",
-    "doc_hash",
-    "ordinal",
-    "count",
-    "text",
-    "title",
-    "context",
-    "start",
-    "end",
-    "paragraph",
-    "paragraphs",
-    "sentences",
-]
-
-
-class StoreError(RuntimeError):
-    """The vector store cannot be used as configured; the message says what to do."""
-
-
-@dataclass(frozen=True)
-class MilvusSettings:
-    """Where the index lives: ``uri`` (a ``.db`` path for Milvus Lite, or a server's
-    ``http(s)://host:port``) and the collection's name (None: one per corpus).
-
-    The token is not a setting: it is read from ``QA_MILVUS_TOKEN`` when connecting,
-    so it is never in a manifest, a log line or a repr.
-
-    >>> MilvusSettings.from_env(default_uri="/tmp/qa/milvus.db")
-    MilvusSettings(uri='/tmp/qa/milvus.db', collection=None, timeout=10.0)
-    """
-
-    uri: str
-    collection: str | None = None
-    timeout: float = DEFAULT_TIMEOUT
-
-    @classmethod
-    def from_env(cls, default_uri: str | Path) -> MilvusSettings:
-        """``QA_MILVUS_URI`` (else ``default_uri``), ``QA_MILVUS_COLLECTION``,
-        ``QA_MILVUS_TIMEOUT``."""
-        timeout = os.environ.get("QA_MILVUS_TIMEOUT") or str(DEFAULT_TIMEOUT)
-        try:
-            seconds = float(timeout)
-        except ValueError:
-            seconds = -1.0
-        if not seconds > 0:
-            raise StoreError(f"QA_MILVUS_TIMEOUT must be a number of seconds > 0, got {timeout!r}")
-        return cls(
-            uri=os.environ.get("QA_MILVUS_URI") or str(default_uri),
-            collection=os.environ.get("QA_MILVUS_COLLECTION") or None,
-            timeout=seconds,
-        )
-
-    @property
-    def is_lite(self) -> bool:
-        """A local file served by Milvus Lite rather than a server."""
-        return not self.uri.startswith(("http://", "https://", "tcp://", "unix:"))
-
-    def shown_uri(self) -> str:
-        """The URI without any user:password part: safe for logs and the manifest."""
-        return re.sub(r"//[^/@]*@", "//", self.uri)
-
-
-def collection_name(folder: Path) -> str:
-    """A collection name for the index in ``folder`` (one per corpus location)."""
-    name = re.sub(r"[^A-Za-z0-9_]", "_", folder.name)
-    return f"qa_{name}"[:255]
-
-
-@dataclass(frozen=True)
-class DocumentState:
-    """What the collection holds of one document: its hash, and whether all of its
-    ``count`` passages are there with that hash (a killed write leaves it partial)."""
-
-    doc_hash: str
-    count: int
-    complete: bool
-
-
-@dataclass(frozen=True)
-class DocumentRows:
-    """One document to write: its passages and their vectors (the passages' first,
-    then the sentences of its multi-sentence passages, as qa embeds them)."""
-
-    source: str
-    doc_hash: str
-    passages: Sequence[Passage]
-    vectors: np.ndarray
-
-
-def connect(settings: MilvusSettings) -> Any:
-    """A ``pymilvus.MilvusClient`` for ``settings``, or ``StoreError`` saying what to check.
-
-    Gives up after ``settings.timeout`` seconds: an unreachable server is an error, not
-    a hang.
-    """
-    try:
-        from pymilvus import MilvusClient
-        from pymilvus.exceptions import MilvusException
-    except ImportError:
-        raise StoreError(
-            'QA_VECTOR_STORE=milvus needs pymilvus and milvus-lite: pip install "qa[milvus]"'
-        ) from None
-    uri = settings.uri
-    if settings.is_lite:
-        with warnings.catch_warnings():  # milvus-lite 2.5 imports the old pkg_resources
-            warnings.simplefilter("ignore", UserWarning)
-            try:
-                import milvus_lite  # noqa: F401
-            except ImportError:
-                raise StoreError(
-                    f"QA_MILVUS_URI={uri!r} is a Milvus Lite file, which needs milvus-lite: "
-                    'pip install "qa[milvus]" (or use a Milvus server: http://host:19530)'
-                ) from None
-        path = Path(uri).expanduser().resolve()
-        if path.suffix != ".db" or not _LITE_NAME.match(path.name):
-            raise StoreError(
-                f"QA_MILVUS_URI={uri!r} is neither a server address (http://host:19530) nor "
-                "a Milvus Lite file: a path whose file name ends in .db, at most 36 letters, "
-                "digits, '.', '-' or '_' (e.g. ~/.cache/qa/milvus.db)."
-            )
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(
-                f"Cannot create the folder of the Milvus Lite file {path}: {exc}"
-            ) from None
-        uri = str(path)
-    token = os.environ.get("QA_MILVUS_TOKEN", "")
-    shown = settings.shown_uri()
-    try:
-        return MilvusClient(uri=uri, token=token, timeout=settings.timeout)
-    except MilvusException as exc:
-        message = _without(str(getattr(exc, "message", exc)), token)
-        if settings.is_lite:
-            raise StoreError(
-                f"Could not open the Milvus Lite file {uri} ({message}). Milvus Lite serves "
-                "one process at a time: is another qa (an app, a build) using it? Stop it, "
-                "or point QA_MILVUS_URI at a Milvus server to share one index."
-            ) from None
-        hint = "QA_MILVUS_TOKEN" if "auth" in message.lower() or "token" in message.lower() else ""
-        raise StoreError(
-            f"Could not reach Milvus at {shown} within {settings.timeout:g} s ({message}). "
-            "Check that the server is running and reachable from this machine, the address "
-            f"in QA_MILVUS_URI{', and ' + hint if hint else ''}; QA_MILVUS_TIMEOUT sets the wait."
-        ) from None
-    except Exception as exc:  # pymilvus raises several types for a URI it cannot use
-        raise StoreError(
-            f"QA_MILVUS_URI={shown!r} cannot be used: {_without(str(exc), token)}. Use a local "
-            "file path ending in .db (Milvus Lite) or http://host:19530 (a Milvus server)."
-        ) from None
-
-
-def _without(text: str, secret: str) -> str:
-    return text.replace(secret, "***") if secret else text
-
-
-def _literal(value: str) -> str:
-    """A string literal for a Milvus filter expression (quotes and backslashes escaped)."""
-    return json.dumps(value, ensure_ascii=False)
-
-
-def passage_key(source: str, ordinal: int) -> str:
-    """The primary key of a document's ``ordinal``-th passage: stable across versions of
-    the document (so a rewrite is an upsert), and plain hex whatever the file name."""
-    return (
-        f"{hashlib.sha256(source.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}:{ordinal:06d}"
-    )
 
 
 class MilvusStore:
@@ -269,7 +107,7 @@ class MilvusStore:
         function giving it, called only to create the collection, so opening one
         does not load the model) is the vectors' length.
         """
-        if not _COLLECTION_NAME.match(name):
+        if not COLLECTION_NAME.match(name):
             raise StoreError(
                 f"QA_MILVUS_COLLECTION={name!r} is not a Milvus collection name: letters, "
                 "digits and '_', starting with a letter or '_', at most 255."
@@ -279,7 +117,7 @@ class MilvusStore:
         description = json.dumps({"qa": SCHEMA_VERSION, **identity}, sort_keys=True)
         if store._call("has_collection", name):
             stored = store._call("describe_collection", name).get("description", "")
-            why = None if stored == description else _identity_difference(stored, identity)
+            why = None if stored == description else identity_difference(stored, identity)
             where = f"collection {name!r} at {settings.shown_uri()}"
             if why == "":
                 raise StoreError(
@@ -418,7 +256,7 @@ class MilvusStore:
         """
         batch: list[dict[str, Any]] = []
         for document in documents:
-            batch.extend(self._rows_of(document))
+            batch.extend(rows_of(document, self._sentence_capacity, self.dimension))
             if len(batch) >= WRITE_BATCH_ROWS:
                 self._call("upsert", self.name, batch)
                 batch = []
@@ -432,18 +270,18 @@ class MilvusStore:
                 self._call(
                     "delete",
                     self.name,
-                    filter=f"source == {_literal(document.source)} "
+                    filter=f"source == {filter_literal(document.source)} "
                     f"and ordinal >= {len(document.passages)}",
                 )
         gone = list(delete)
         for start in range(0, len(gone), DELETE_BATCH_SOURCES):
-            names = ", ".join(_literal(s) for s in gone[start : start + DELETE_BATCH_SOURCES])
+            names = ", ".join(filter_literal(s) for s in gone[start : start + DELETE_BATCH_SOURCES])
             self._call("delete", self.name, filter=f"source in [{names}]")
 
     def load(self, order: dict[str, int]) -> list[Passage]:
         """Every passage of the sources in ``order``, sorted by ``order[source]`` then
         position: the rows ``search`` and ``sentence_vectors`` refer to from now on."""
-        rows = [r for r in self._scan(_PASSAGE_FIELDS) if r["source"] in order]
+        rows = [r for r in self._scan(PASSAGE_FIELDS) if r["source"] in order]
         rows.sort(key=lambda r: (order[r["source"]], r["ordinal"]))
         self._keys = [r["pk"] for r in rows]
         self._rows = {key: i for i, key in enumerate(self._keys)}
@@ -472,36 +310,16 @@ class MilvusStore:
         try:
             return getattr(self._client, method)(*args, timeout=self.settings.timeout, **kwargs)
         except MilvusException as exc:
-            message = _without(str(exc.message), os.environ.get("QA_MILVUS_TOKEN", ""))
+            message = without_secret(str(exc.message), os.environ.get("QA_MILVUS_TOKEN", ""))
             raise StoreError(
                 f"Milvus at {self.settings.shown_uri()} failed to {method.replace('_', ' ')} "
                 f"(collection {self.name!r}): {message}"
             ) from None
 
     def _create(self, description: str) -> None:
-        from pymilvus import DataType
-
-        schema = self._client.create_schema(auto_id=False, description=description)
-        text = {"datatype": DataType.VARCHAR, "max_length": MAX_VARCHAR_BYTES}
-        schema.add_field("pk", DataType.VARCHAR, max_length=64, is_primary=True)
-        schema.add_field("source", DataType.VARCHAR, max_length=4096)
-        schema.add_field("doc_hash", DataType.VARCHAR, max_length=128)
-        schema.add_field("ordinal", DataType.INT32)
-        schema.add_field("count", DataType.INT32)
-        for name in ("text", "title", "context"):
-            schema.add_field(name, **text)
-        for name in ("start", "end"):
-            schema.add_field(name, DataType.INT64)
-        for name in ("paragraph", "paragraphs"):
-            schema.add_field(name, DataType.INT32)
-        schema.add_field("sentences", DataType.JSON)
-        schema.add_field(
-            "sentence_vectors",
-            DataType.ARRAY,
-            element_type=DataType.FLOAT,
-            max_capacity=self._sentence_capacity,
+        schema = collection_schema(
+            self._client, description, self.dimension, self._sentence_capacity
         )
-        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dimension)
         index = self._client.prepare_index_params()
         index.add_index("vector", index_type="FLAT", metric_type="IP")
         # Bounded staleness serves searches without waiting for the newest writes; a
@@ -515,43 +333,6 @@ class MilvusStore:
         )
         log.info("Created the collection %r at %s", self.name, self.settings.shown_uri())
 
-    def _rows_of(self, document: DocumentRows) -> Iterator[dict[str, Any]]:
-        passages = document.passages
-        vectors = np.asarray(document.vectors, dtype=np.float32)
-        at = len(passages)  # sentence vectors follow the passage vectors
-        for ordinal, p in enumerate(passages):
-            sentences = len(p.sentences) if len(p.sentences) > 1 else 0
-            own = vectors[at : at + sentences]
-            at += sentences
-            for name in ("text", "title", "context"):
-                if len(getattr(p, name).encode("utf-8", "surrogatepass")) > MAX_VARCHAR_BYTES:
-                    raise StoreError(
-                        f"{document.source}: a passage's {name} is longer than Milvus's "
-                        f"{MAX_VARCHAR_BYTES:,} bytes; split the document or use FAISS."
-                    )
-            if own.size > self._sentence_capacity:
-                raise StoreError(
-                    f"{document.source}: a passage of {sentences} sentences exceeds the "
-                    f"collection's {self._sentence_capacity // self.dimension}."
-                )
-            yield {
-                "pk": passage_key(document.source, ordinal),
-                "source": document.source,
-                "doc_hash": document.doc_hash,
-                "ordinal": ordinal,
-                "count": len(passages),
-                "text": p.text,
-                "title": p.title,
-                "context": p.context,
-                "start": p.start,
-                "end": p.end,
-                "paragraph": p.paragraph,
-                "paragraphs": p.paragraphs,
-                "sentences": [[s.start, s.end] for s in p.sentences],
-                "sentence_vectors": own.ravel().tolist(),
-                "vector": vectors[ordinal],
-            }
-
     def _scan(self, fields: list[str]) -> Iterator[dict[str, Any]]:
         """Every row, in primary-key order, a page at a time (``query_iterator`` stalls on
         Milvus Lite 2.5, so pages follow the last key seen)."""
@@ -560,7 +341,7 @@ class MilvusStore:
             page = self._call(
                 "query",
                 self.name,
-                filter=f"pk > {_literal(last)}",
+                filter=f"pk > {filter_literal(last)}",
                 limit=SCAN_BATCH_ROWS,
                 output_fields=fields,
                 consistency_level="Strong",
@@ -635,25 +416,3 @@ class MilvusStore:
             raise
         self._call("load_collection", self.name)
         self._read_index()
-
-
-def _identity_difference(stored: str, identity: dict[str, Any]) -> str:
-    """Which part of ``identity`` a qa collection description differs in; "" when the
-    description is not qa's."""
-    try:
-        data = json.loads(stored)
-    except ValueError:
-        return ""
-    if not isinstance(data, dict) or "qa" not in data:
-        return ""
-    if data.get("qa") != SCHEMA_VERSION:
-        return f"schema (version {data.get('qa')}, this qa writes {SCHEMA_VERSION})"
-    for part, value in identity.items():
-        if data.get(part) != value:
-            return f"{part} ({_short(data.get(part))} -> {_short(value)})"
-    return "identity"
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
-    return text if len(text) <= 80 else text[:79] + "…"

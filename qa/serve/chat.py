@@ -17,7 +17,8 @@ from typing import Any
 from qa.ingest.extraction import DocumentError
 from qa.limits import DEFAULT_K, Progress
 from qa.serve import presentation
-from qa.serve.sessions import DocumentInfo, SessionStore, shown_name
+from qa.serve.documents import DocumentInfo, shown_name
+from qa.serve.sessions import SessionStore
 from qa.types import Document
 
 Message = dict[str, Any]

@@ -31,7 +31,7 @@ from qa.answer.answering import answer_label, match_label
 from qa.types import Answer, Document, Hit, Overview, Quote
 
 if TYPE_CHECKING:
-    from qa.serve.sessions import DocumentInfo
+    from qa.serve.documents import DocumentInfo
 
 # Replaced by entities, so no HTML tag or entity can come from the text.
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}

@@ -24,7 +24,8 @@ import uvicorn
 from qa import stopping
 from qa.retriever import Retriever
 from qa.serve import mcp, uploads, webui
-from qa.serve.sessions import Limits, SessionStore
+from qa.serve.documents import Limits
+from qa.serve.sessions import SessionStore
 from qa.serve.web import MAX_UPLOAD, build_app, served_port
 
 log = logging.getLogger("app")

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import secrets
 import threading
 import time
@@ -40,77 +39,32 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa import stopping
-from qa.ingest.corpus import BoilerplateRules, CorpusError, documents_from_texts
+from qa.ingest.corpus import BoilerplateRules
 from qa.ingest.extraction import DocumentError, extract
 from qa.ingest.fetching import fetch_document
 from qa.limits import Progress, check_scope
 from qa.retriever import Retriever
 from qa.serve import memory
 from qa.serve.batching import Batcher
-from qa.types import Answer, Document, Hit
+from qa.serve.documents import (
+    EXPECTED_BYTES_PER_CHAR,
+    DocumentInfo,
+    Limits,
+    check_file_size,
+    check_passages,
+    check_room,
+    embed_document,
+    free_name,
+    memory_estimate,
+    shown_name,
+    tell,
+)
+from qa.types import Answer, Hit
 
 log = logging.getLogger(__name__)
 
-# Memory of one passage besides its vectors and text (see _memory_estimate).
-PASSAGE_OVERHEAD_BYTES = 4_500
-# What a document of N characters adds to the process once embedded, for making room
-# before it is added (measured by bench/session_memory.py).
-EXPECTED_BYTES_PER_CHAR = 40
 # Sessions whose end is remembered, to tell a person why their documents are gone.
 _REMEMBERED = 10_000
-# Control characters, folder separators and the bidirectional controls that make a name
-# read otherwise than it is ("report\u202etxt.exe" shows as "reportexe.txt").
-_NAME_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one session and all sessions together may hold (the reasons are in
-    docs/documents.md). Sizes are checked before any work on a document starts."""
-
-    max_file_mb: float = 10.0  # one uploaded file
-    max_document_chars: int = 200_000  # the text of one document: ~33,000 words
-    max_documents: int = 20  # documents per session
-    max_session_chars: int = 500_000  # text of all of a session's documents
-    max_session_passages: int = 2_500  # passages of all of a session's documents
-    max_rss_mb: float = 1536.0  # the process's resident memory a new document must fit in
-    idle_minutes: float = 60.0  # a session unused this long is dropped
-    evict_after_idle_seconds: float = 120.0  # only sessions idle this long make room
-    max_sessions: int = 10_000  # open sessions (an empty one costs about a kilobyte)
-
-    def __post_init__(self) -> None:
-        for name, value in vars(self).items():
-            if not value > 0:
-                raise ValueError(f"Limits.{name} must be > 0, got {value!r}")
-
-    @classmethod
-    def from_environment(cls) -> Limits:
-        """The defaults, with ``QA_MAX_RSS_MB`` (the memory bound of a server) if set."""
-        text = os.environ.get("QA_MAX_RSS_MB", "").strip()
-        if not text:
-            return cls()
-        try:
-            return cls(max_rss_mb=float(text))
-        except ValueError:
-            raise ValueError(
-                f"QA_MAX_RSS_MB must be a number of megabytes > 0, got {text!r}"
-            ) from None
-
-
-@dataclass(frozen=True)
-class DocumentInfo:
-    """One document of a session, as the app lists it."""
-
-    name: str  # its source: what every hit from it says
-    title: str
-    kind: str  # "text", "markdown", "html", "pdf" or "pasted"
-    words: int
-    passages: int
-    memory_bytes: int  # an estimate of what it holds in memory (the budget counts RSS)
-    seconds: float  # time to read, cut and embed it (and fetch it, for a link)
-    note: str = ""  # e.g. "notes.txt holds a PDF, not plain text: read as pdf."
-    url: str = ""  # for a document added by its link: the page read, after redirects
 
 
 @dataclass
@@ -220,7 +174,7 @@ class SessionStore:
             size = path.stat().st_size
         except OSError as exc:
             raise DocumentError(f"{shown} could not be read ({exc.strerror}).") from None
-        self._check_file_size(shown, size)
+        check_file_size(self.limits, shown, size)
         with path.open("rb") as handle:
             data = handle.read(int(self.limits.max_file_mb * 1_000_000) + 1)
         return self.add_bytes(session_id, data, shown, progress)
@@ -230,12 +184,12 @@ class SessionStore:
     ) -> DocumentInfo:
         """The same as ``add_file`` for a file's content already in memory."""
         name = shown_name(name)
-        self._check_file_size(name, len(data))
-        _tell(progress, 0.0, f"Reading {name}")
+        check_file_size(self.limits, name, len(data))
+        tell(progress, 0.0, f"Reading {name}")
         began = time.perf_counter()
         extracted = extract(data, name)
         return self._add(
-            session_id, extracted.text, name, extracted.kind, extracted.note, began, progress
+            session_id, extracted.text, name, extracted.kind, began, progress, note=extracted.note
         )
 
     def add_url(self, session_id: str, url: str, progress: Progress | None = None) -> DocumentInfo:
@@ -243,11 +197,11 @@ class SessionStore:
         at most ``Limits.max_file_mb``, no private or local address unless
         ``QA_ALLOW_PRIVATE_URLS=1``); a ``FetchError``, a ``DocumentError``, says why not."""
         began = time.perf_counter()
-        _tell(progress, 0.0, f"Fetching {url[:200]}")
+        tell(progress, 0.0, f"Fetching {url[:200]}")
         fetched = fetch_document(url, max_bytes=int(self.limits.max_file_mb * 1_000_000))
         name = shown_name(fetched.name)
         return self._add(
-            session_id, fetched.text, name, fetched.kind, "", began, progress, fetched.final_url
+            session_id, fetched.text, name, fetched.kind, began, progress, url=fetched.final_url
         )
 
     def add_text(
@@ -263,7 +217,7 @@ class SessionStore:
             raise DocumentError("The pasted text is empty: paste the article's text first.")
         began = time.perf_counter()
         named = None if name is None else shown_name(name)
-        return self._add(session_id, text, named, "pasted", "", began, progress)
+        return self._add(session_id, text, named, "pasted", began, progress)
 
     def remove(self, session_id: str, name: str) -> None:
         """Remove one document from the session; ``KeyError`` if it has none of that name."""
@@ -280,11 +234,14 @@ class SessionStore:
         text: str,
         name: str | None,
         kind: str,
-        note: str,
         began: float,
         progress: Progress | None,
+        *,
+        note: str = "",
         url: str = "",
     ) -> DocumentInfo:
+        """Add ``text`` as a document of ``kind`` named ``name`` (or "Pasted text N")
+        to the session, within the limits; ``began`` is when reading it started."""
         limits = self.limits
         if len(text) > limits.max_document_chars:
             raise DocumentError(
@@ -298,15 +255,19 @@ class SessionStore:
         with session.lock:  # one document at a time per session: limits stay exact
             with self._lock:
                 pasted = name is None
-                name = self._free_name(session, name or f"Pasted text {session.pasted + 1}")
-                self._check_room(session, name, len(text))
+                taken = set(session.documents) | set(self._base.documents)
+                name = free_name(taken, name or f"Pasted text {session.pasted + 1}")
+                held = [len(r.documents[n].text) for n, (_, r) in session.documents.items()]
+                check_room(self.limits, held, name, len(text))
             if not self._adding.acquire(blocking=False):
-                _tell(progress, 0.02, f"Waiting for another visitor's document before {name}")
+                tell(progress, 0.02, f"Waiting for another visitor's document before {name}")
                 self._adding.acquire()
             try:
                 with self._lock:
                     self._make_room(session_id, len(text) * EXPECTED_BYTES_PER_CHAR, name)
-                retriever, document = self._embed(text, name, progress)
+                retriever, document = embed_document(
+                    text, name, self._rules, self._embedder, progress
+                )
                 passages = len(retriever.passages)
                 info = DocumentInfo(
                     name=name,
@@ -314,13 +275,14 @@ class SessionStore:
                     kind=kind,
                     words=len(text.split()),
                     passages=passages,
-                    memory_bytes=_memory_estimate(retriever, text),
+                    memory_bytes=memory_estimate(retriever, text),
                     seconds=round(time.perf_counter() - began, 3),
                     note=note,
                     url=url,
                 )
                 with self._lock:
-                    self._check_passages(session, name, passages)
+                    held_passages = [i.passages for i, _ in session.documents.values()]
+                    check_passages(self.limits, held_passages, name, passages)
                     session = self._session(session_id)  # it may have been swept meanwhile
                     session.documents[name] = (info, retriever)
                     session.pasted += pasted
@@ -328,32 +290,9 @@ class SessionStore:
             finally:
                 memory.release()  # what embedding took and freed goes back to the system
                 self._adding.release()
-        _tell(progress, 1.0, f"{name} is ready: {passages} passages")
+        tell(progress, 1.0, f"{name} is ready: {passages} passages")
         log.info("Session document added: %d passages in %.2f s", passages, info.seconds)
         return info
-
-    def _embed(self, text: str, name: str, progress: Progress | None) -> tuple[Retriever, Document]:
-        """The document's own small index: its text cut into passages and embedded."""
-        _tell(progress, 0.05, f"Cutting {name} into passages")
-        log.info("Adding a session document: %d characters.", len(text))
-        try:
-            [document] = documents_from_texts({name: text}, self._rules)
-        except CorpusError as exc:
-            raise DocumentError(str(exc)) from None
-
-        def embedded(done: int, total: int) -> None:
-            _tell(progress, 0.1 + 0.85 * done / max(total, 1), f"Embedding {name}")
-
-        try:
-            return Retriever.from_texts([document], embedder=self._embedder, report=embedded), (
-                document
-            )
-        except KeyboardInterrupt:
-            if not stopping.requested():
-                raise
-            raise DocumentError(
-                f"The server is restarting, so {name} was not added. Add it again in a minute."
-            ) from None
 
     # ---- Questions ----------------------------------------------------------------
 
@@ -476,49 +415,6 @@ class SessionStore:
             "Add them again to ask about them."
         )
 
-    def _free_name(self, session: _Session, name: str) -> str:
-        """``name``, or "name (2)" ... when the session or the bundled corpus has it."""
-        taken = set(session.documents) | set(self._base.documents)
-        if name not in taken:
-            return name
-        stem, dot, suffix = name.rpartition(".")
-        stem, suffix = (stem, f".{suffix}") if dot and stem else (name, "")
-        number = 2
-        while f"{stem} ({number}){suffix}" in taken:
-            number += 1
-        return f"{stem} ({number}){suffix}"
-
-    def _check_file_size(self, name: str, size: int) -> None:
-        limit = self.limits.max_file_mb
-        if size > limit * 1_000_000:
-            raise DocumentError(
-                f"{name} is {size / 1_000_000:.1f} MB; qa takes files of up to {limit:g} MB. "
-                "Split it, or paste the part you want to ask about."
-            )
-
-    def _check_room(self, session: _Session, name: str, chars: int) -> None:
-        limits = self.limits
-        if len(session.documents) >= limits.max_documents:
-            raise DocumentError(
-                f"This session already holds {len(session.documents)} documents, the most "
-                f"it can. Remove one before adding {name}."
-            )
-        held = sum(len(r.documents[n].text) for n, (_, r) in session.documents.items())
-        if held + chars > limits.max_session_chars:
-            raise DocumentError(
-                f"{name} would bring this session's text to {held + chars:,} characters; a "
-                f"session holds up to {limits.max_session_chars:,}. Remove a document first."
-            )
-
-    def _check_passages(self, session: _Session, name: str, passages: int) -> None:
-        held = sum(info.passages for info, _ in session.documents.values())
-        if held + passages > self.limits.max_session_passages:
-            raise DocumentError(
-                f"{name} has {passages:,} passages and this session already "
-                f"{held:,}; a session holds up to {self.limits.max_session_passages:,}. "
-                "Remove a document first."
-            )
-
     def _make_room(self, session_id: str, needed: int, name: str) -> None:
         """Before a document is added: drop the sessions idle longest until the process's
         resident memory plus ``needed`` fits ``Limits.max_rss_mb``; refuse when only
@@ -547,26 +443,3 @@ class SessionStore:
             f"The server is holding as many documents as it can right now, so {name} was "
             "not added. Try again in a few minutes, or ask the bundled article."
         )
-
-
-def _memory_estimate(retriever: Retriever, text: str) -> int:
-    """Bytes a document holds: its vectors (each passage, and each sentence of a
-    passage of several), its text (in the document, the passages and BM25's tokens:
-    about three copies) and the objects of each passage (its record, spans, BM25
-    postings). Calibrated with tracemalloc by bench/add_document.py: 2.5 MB for a
-    10,000-word article, which this puts at 2.5 MB."""
-    passages = retriever.passages
-    rows = len(passages) + sum(len(p.sentences) for p in passages if len(p.sentences) > 1)
-    vectors = rows * retriever.embedder.dimension * 4
-    return vectors + 3 * len(text.encode()) + PASSAGE_OVERHEAD_BYTES * len(passages)
-
-
-def shown_name(name: str) -> str:
-    """A file name as shown: no folders, no control characters, at most 120 characters."""
-    base = _NAME_UNSAFE.sub(" ", str(name).replace("\\", "/").rsplit("/", 1)[-1]).strip()
-    return (base or "document")[:120]
-
-
-def _tell(progress: Progress | None, fraction: float, message: str) -> None:
-    if progress is not None:
-        progress(fraction, message)

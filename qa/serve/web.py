@@ -23,7 +23,8 @@ from qa.serve import chat as turns
 from qa.serve import mcp, presentation, uploads
 from qa.serve.api_schema import describe_parameters
 from qa.serve.chat import Message
-from qa.serve.sessions import Limits, SessionStore
+from qa.serve.documents import Limits
+from qa.serve.sessions import SessionStore
 from qa.types import AnswerDict, PassageDict
 
 log = logging.getLogger("app")
