@@ -272,7 +272,7 @@ def test_ask_endpoint_rejects_a_bad_k(client) -> None:
 @pytest.mark.slow
 def test_the_api_page_describes_each_parameter_and_result(client) -> None:
     info = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert set(info) == {"/ask", "/search", "/add_document"}
+    assert set(info) == {"/ask", "/search", "/add_document", "/add_url"}
     for endpoint in (info["/ask"], info["/search"]):
         parameters = {p["parameter_name"]: p for p in endpoint["parameters"]}
         assert "plain words" in parameters["question"]["python_type"]["description"]
@@ -287,19 +287,19 @@ def test_the_api_page_describes_each_parameter_and_result(client) -> None:
 
 @pytest.mark.slow
 def test_chat_through_gradio_client_answers_and_follows_up(client) -> None:
-    textbox, history, _ = client.predict(QUESTION, [], "both", api_name="/chat")
+    textbox, history, _, _ = client.predict(QUESTION, [], "both", api_name="/chat")
     assert textbox == ""
     assert history[0]["role"] == "user" and text_of(history[0]) == QUESTION
     assert '<mark class="qa-key">about 12,000 troops</mark>' in text_of(history[1])
 
     follow_up = "How many French soldiers died in Mali?"
-    _, after, _ = client.predict(follow_up, history, "both", api_name="/chat")
+    _, after, _, _ = client.predict(follow_up, history, "both", api_name="/chat")
     assert after[: len(history)] == history
     assert text_of(after[len(history)]) == follow_up
     assert '<mark class="qa-key">48 of them</mark>' in text_of(after[len(history) + 1])
 
     # A follow-up leans on the questions before it, and says how it was read.
-    _, last, _ = client.predict(
+    _, last, _, _ = client.predict(
         "And how many were killed in total?", after, "both", api_name="/chat"
     )
     assert "Read as:" in text_of(last[-1])
@@ -345,17 +345,17 @@ def test_two_clients_never_see_each_others_documents(served: str) -> None:
 
 @pytest.mark.slow
 def test_chat_handles_empty_huge_and_hostile_questions(client) -> None:
-    _, history, _ = client.predict("", [], "both", api_name="/chat")
+    _, history, _, _ = client.predict("", [], "both", api_name="/chat")
     assert [m["role"] for m in history] == ["assistant"]
     assert text_of(history[0]).startswith("Type a question")
 
     huge = ("How many troops does the UN have in Mali? " * 2400)[:100_000]
-    _, history, _ = client.predict(huge, [], "both", api_name="/chat")
+    _, history, _, _ = client.predict(huge, [], "both", api_name="/chat")
     assert "100,000 characters in all" in text_of(history[0])
     assert len(history) == 2
 
     hostile = "<img src=x onerror=window.__pwned=1> <script>window.__pwned=2</script>"
-    _, history, _ = client.predict(hostile, [], "both", api_name="/chat")
+    _, history, _, _ = client.predict(hostile, [], "both", api_name="/chat")
     assert text_of(history[0]).startswith("&lt;img src=x onerror=window.\\_\\_pwned=1&gt;")
     assert all("<script" not in text_of(m) and "<img" not in text_of(m) for m in history)
 

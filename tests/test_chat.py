@@ -205,3 +205,16 @@ def test_a_refusal_is_headed_with_what_was_asked(scope, own, asked):
     from qa.serve.chat import _asked
 
     assert _asked(scope, own) == asked
+
+
+def test_a_document_is_removed_and_said_so(store):
+    session = store.create()
+    history = chat.add_text(store, session, "Bakery news\nThe bakery sells bread.", [])[0]
+    [info] = store.documents(session)
+    history = chat.remove(store, session, info.name, history)
+    assert text_of(history[-1]) == f"Removed **{info.name}**: it is no longer asked."
+    assert store.documents(session) == []
+    assert chat.remove(store, session, info.name, history)[-1]["content"].endswith(
+        "is not among your documents any more."
+    )
+    assert chat.remove(store, session, None, history)[-1]["content"].startswith("Choose one")

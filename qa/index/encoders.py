@@ -1,6 +1,6 @@
 """Which runtime turns text into vectors: the one place that chooses the encoder.
 
-Both encoders give the same vectors for the same model (to 1e-5; tests/test_onnx_embedding.py
+Both encoders give the same vectors for the same model (to 1e-5; tests/test_onnx_encoder.py
 checks it, with identical ``qa eval`` tables), so they share an index. They differ in
 start-up: ONNX Runtime loads an exported graph without importing PyTorch, so a
 question is answered in about a second from a cold start instead of five. It is
