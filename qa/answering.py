@@ -14,8 +14,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from qa.confidence import confidence_doubt, question_names
 from qa.key_phrase import find_key_phrase, has_kind
-from qa.lexical import STOPWORDS, LexicalIndex, words
+from qa.lexical import LexicalIndex, words
 from qa.question_kind import answer_kind
 from qa.types import Hit, Quote
 
@@ -183,9 +184,6 @@ def choose_sentence(
 
 # ---- Found or not --------------------------------------------------------------------
 
-_QUESTION_TOKEN = re.compile(r"\d[\d,.]*\d|\d|[^\W\d_][\w'\u2019-]*")
-_POSSESSIVE = re.compile(r"['\u2019]s$")
-
 
 def missing_names(question: str, lexical: LexicalIndex) -> list[str]:
     """Names, acronyms and numbers of ``question`` that the corpus never mentions.
@@ -199,48 +197,11 @@ def missing_names(question: str, lexical: LexicalIndex) -> list[str]:
     count, and a question in lower case has no names to check: then the score alone
     decides.
     """
-    tokens = _QUESTION_TOKEN.findall(question)
-    title_case = _is_title_case([t for t in tokens if t[0].isalpha()][1:])
-    shouting = question.upper() == question
-    groups: list[list[str]] = []
-    previous_was_name = False
-    for position, token in enumerate(tokens):
-        bare = _POSSESSIVE.sub("", token)
-        is_number = bare[0].isdigit()
-        is_acronym = len(bare) > 1 and bare.isupper() and bare.isalpha() and not shouting
-        is_name = (
-            bare[0].isupper()
-            and position > 0
-            and not title_case
-            and not shouting
-            and bare.lower() not in STOPWORDS
-        )
-        if not (is_number or is_acronym or is_name):
-            previous_was_name = False
-            continue
-        if previous_was_name and not is_number:
-            groups[-1].append(bare)
-        else:
-            groups.append([bare])
-        previous_was_name = not is_number
     missing = []
-    for group in groups:
+    for group in question_names(question):
         if not any(_mentioned(w, lexical) for w in group):
             missing.append(" ".join(group))
     return list(dict.fromkeys(missing))
-
-
-def _is_title_case(words_after_first: Sequence[str]) -> bool:
-    """Whether a question is written In Title Case, judged by its small words.
-
-    In a sentence, "did", "the", "about" are in lower case even beside a name ("Who
-    won the Nobel Peace Prize?"); in a title they are capitalised too.
-    """
-    small = [w for w in words_after_first if w.lower() in STOPWORDS]
-    if small:
-        return sum(w[0].isupper() for w in small) > len(small) / 2
-    capitalised = sum(w[0].isupper() for w in words_after_first)
-    return len(words_after_first) > 2 and capitalised > 0.6 * len(words_after_first)
 
 
 def _mentioned(word: str, lexical: LexicalIndex) -> bool:
@@ -302,12 +263,15 @@ def answering_count(hits: Sequence[Hit], margin: float = ANSWER_MARGIN) -> int:
     return count
 
 
-def is_confident(hits: Sequence[Hit], answer: Quote | None) -> bool:
+def is_confident(hits: Sequence[Hit], answer: Quote | None, question: str = "") -> bool:
     """Whether ``answer`` (the quote of ``hits[0]``) is shown as *the* answer rather than
     as the closest the article comes: the best passage scores at least
     ``CONFIDENT_SCORE`` and the sentence holds a phrase of the kind the question asks
-    for (its key phrase, never empty on a confident answer)."""
+    for (its key phrase, never empty on a confident answer), and nothing says it is
+    about something else (``confidence_doubt``, when ``question`` is given)."""
     if not hits or answer is None or not answer.key:
+        return False
+    if question and confidence_doubt(question, hits[0], answer) is not None:
         return False
     return hits[0].score >= confidence_floor(answer.kind)
 

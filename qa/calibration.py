@@ -152,6 +152,7 @@ def _confident_at(outcome: Outcome, threshold: float) -> bool:
     return (
         outcome.found
         and outcome.key_kind is not None
+        and outcome.doubt is None
         and outcome.score >= confidence_floor(outcome.key_kind, threshold)
     )
 

@@ -10,7 +10,8 @@ words are follows from what the question asks for (``question_kind.answer_kind``
 - "when": a date or a time ("3 January", "in 2013", "by June 2022"), a date that says
   when something was *said* ("said on Monday") last unless the question asks that;
 - "who": a name or a person or group ("Olivier Salgado", "Mali's ruling junta");
-- "where": a place after a word of place ("including Niger", "in the Gulf of Guinea");
+- "where": a place after a word of place ("including Niger", "in the Gulf of Guinea"),
+  or after "from" when it asks where something comes from ("from Russia");
 - "why": the clause that gives the reason ("because ...", "since ...", or the cause
   before "meant that", "had forced", "led to");
 - yes/no: the words that settle it ("never fully quelled", "denied that ...");
@@ -43,6 +44,7 @@ from qa.question_kind import (
     asked_noun,
     asks_about_a_view,
     asks_about_saying,
+    asks_for_an_origin,
     specific_attribute,
 )
 from qa.question_shape import VERB_HINTS
@@ -52,8 +54,13 @@ _stemmer = Stemmer.Stemmer("english")
 # patterns must stay cheap on anything a person pastes.
 MAX_CHARS = 2_000
 # Words that name the same people, so that "How many troops?" is answered by "4,300
-# soldiers". Plain English synonyms, not a list fitted to the question set.
-_SAME_COUNT = (frozenset({"troop", "soldier", "forc", "personnel", "servicemen", "militari"}),)
+# soldiers", and the same count of the dead, so that "How many lives ...?" and "How many
+# deaths ...?" are answered by "53 soldiers killed". Plain English synonyms (as stems),
+# not a list fitted to the question set.
+_SAME_COUNT = (
+    frozenset({"troop", "soldier", "forc", "personnel", "servicemen", "militari"}),
+    frozenset({"death", "dead", "kill", "die", "live", "fatal"}),
+)
 # Words of a "What is X?" question that are about the asking, not about X.
 _ASKING_WORDS = frozenset(
     "signific mean role import purpos refer stand figur number happen posit includ "
@@ -238,7 +245,7 @@ _FINDERS: dict[str, Callable[[str, _Question], Iterator[Span]]] = {
     "measure": _plain(patterns.measures),
     "time": _plain(patterns.times),
     "name": _plain(patterns.agents),
-    "place": _plain(patterns.places),
+    "place": lambda s, q: patterns.origins(s) if asks_for_an_origin(q.text) else patterns.places(s),
     "reason": lambda s, q: itertools.chain(
         patterns.reasons(s), patterns.statements(s) if asks_about_a_view(q.text) else ()
     ),

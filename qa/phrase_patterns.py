@@ -102,12 +102,14 @@ AGENT_NOUNS = (
     "civilians|workers|experts|analysts|observers|diplomats|lawmakers|voters|"
     "organisation|organization|union|team|club|police|staff|volunteers|doctors"
 )
+# Up to three words before the noun, none of them a small word, an adverb or a past
+# form ("France initially deployed troops" is no phrase for people: "troops" is).
 _AGENT = re.compile(
     r"\b(?:(?:the|its|their|his|her|our|some|other|many|several|[A-Z][\w-]*['\u2019]s)\s+)?"
     r"(?:(?!(?:and|or|of|in|on|at|by|for|to|with|from|that|which|who|is|are|was|were|has|"
     r"have|had|the|a|an|against|about|over|into|through|during|after|before|between|under|"
     r"among|within|without|across|towards?|than|as|like|including|alongside|behind)\b)"
-    r"[A-Za-z][\w-]*\s+){0,3}"
+    r"(?![a-z]+(?:ly|ed)\b)[A-Za-z][\w-]*\s+){0,3}"
     rf"(?:{AGENT_NOUNS})\b"
 )
 # Words after which a name is a place. "from" and "out of" are where something
@@ -117,6 +119,9 @@ _PLACE_BEFORE = re.compile(
     r"\s+(?:(?:the|other|neighbouring|neighboring|countries|such|as|like|and)\s+)*$",
     re.IGNORECASE,
 )
+# Words after which a name is where something comes from: "Where does X come from?"
+# asks for this, not for where X is.
+_ORIGIN_BEFORE = re.compile(r"\b(?:from|out\s+of)\s+(?:the\s+)?$", re.IGNORECASE)
 # A capitalised word that names a people's or a place's adjective ("European", "French").
 _DEMONYM = re.compile(r"[A-Z][a-z]+(?:an|ese|ish|ch|ic|i)")
 # Sentence words that are never a name on their own.
@@ -244,6 +249,14 @@ def places(sentence: str) -> Iterator[Span]:
         before = _PLACE_BEFORE.search(sentence[max(0, start - 80) : start])
         if before:
             yield max(0, start - 80) + before.start(), end
+
+
+def origins(sentence: str) -> Iterator[Span]:
+    """A name after "from" or "out of": where something comes from ("from Russia")."""
+    for start, end in names(sentence):
+        before = _ORIGIN_BEFORE.search(sentence[max(0, start - 20) : start])
+        if before:
+            yield max(0, start - 20) + before.start(), end
 
 
 def reasons(sentence: str) -> Iterator[Span]:

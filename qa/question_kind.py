@@ -173,6 +173,14 @@ def asked_noun(question: str) -> tuple[str, ...]:
     """The words of the noun a question asks about: "How many French soldiers ...?"
     -> ("French", "soldiers"); "Which mission ...?" -> ("mission",); () when none."""
     q = _OPENER.sub("", question.strip())
+    # "What share of the Barkhane deaths ...?" counts the deaths, not shares.
+    q = re.sub(
+        r"\b(?:what|which) (?:share|proportion|percentage|part|fraction) of "
+        r"(?:the |its |their |his |her )?",
+        "how many ",
+        q,
+        flags=re.IGNORECASE,
+    )
     match = re.search(
         r"\b(?:how (?:many|much)|number of"
         r"|(?:^|\s)(?:which|what)(?! (?:is|are|was|were|do|does|did)\b))"
@@ -193,6 +201,13 @@ def asked_noun(question: str) -> tuple[str, ...]:
             break
         out.append(word.strip(PUNCTUATION))
     return tuple(out)
+
+
+def asks_for_an_origin(question: str) -> bool:
+    """Whether a where-question asks where something comes from ("Where does the
+    figure come from?", "Where are the contractors from?"): then "in Mali" does not
+    answer it, "from Russia" does."""
+    return bool(re.search(r"\bwhere\b.*\bfrom\b", question, re.IGNORECASE))
 
 
 def asks_about_saying(question: str) -> bool:
