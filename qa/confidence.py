@@ -16,7 +16,8 @@ import re
 from collections.abc import Sequence
 
 from qa.lexical import STOPWORDS, words
-from qa.phrase_patterns import AGENT_NOUNS
+from qa.phrase_patterns import AGENT_NOUNS, speaks_of_the_future
+from qa.question_kind import asks_about_the_future
 from qa.types import Hit, Quote
 
 _QUESTION_TOKEN = re.compile(r"\d[\d,.]*\d|\d|[^\W\d_][\w'\u2019-]*")
@@ -51,20 +52,28 @@ def confidence_doubt(question: str, hit: Hit, answer: Quote) -> str | None:
     """Why ``answer`` (the quote of ``hit``) cannot be *the* answer to ``question``
     whatever its score, in a few words; None when nothing says so.
 
-    - "names": the passage names none of the names, acronyms and numbers the question
-      uses (``question_names``): "How many troops does Niger have?" answered by the
-      UN's "about 12,000 troops" is about someone else. A pronoun can stand for a name
-      in the sentence ("It currently has ..."), so the whole passage is looked at;
+    - "names": the passage does not name one of the names, acronyms or numbers the
+      question uses (``question_names``), in any form: "How many troops does Niger
+      have?" answered by the UN's "about 12,000 troops" is about someone else, and
+      "How many European soldiers are in Mali?" by the 53 of the Barkhane mission. A
+      pronoun can stand for a name in the sentence ("It currently has ..."), so the
+      whole passage is looked at;
     - "bare group": a who-question answered by a lone plural noun for people
-      ("troops", "militants"), which says what kind of people, not who.
+      ("troops", "militants"), which says what kind of people, not who;
+    - "not the future": a question about what will happen ("How many French troops
+      will stay in the Sahel?") answered by a sentence that says nothing of the future
+      ("There are ... 4,300 French soldiers"): no modal, no plan or promise, no
+      deadline (``phrase_patterns.speaks_of_the_future``).
     """
     groups = question_names(question)
     if groups:
         present = set(words(hit.text))
-        if not any(names_in(word, present) for group in groups for word in group):
+        if not all(any(names_in(word, present) for word in group) for group in groups):
             return "names"
     if answer.kind == "name" and is_bare_group(answer.key):
         return "bare group"
+    if asks_about_the_future(question) and not speaks_of_the_future(answer.text):
+        return "not the future"
     return None
 
 
