@@ -39,9 +39,10 @@ MIN_LEXICAL_SCORE = 0.25
 # answers another question (``is_confident``, ``qa.confidence``). Chosen on the dev
 # half with ``qa eval``'s sweep: of the thresholds that keep dev coverage at
 # CALIBRATION_COVERAGE or more (the issue's 0.6), the one whose confident answers are
-# right most often, the lowest on a tie (dev, 155 questions: 65 of 72 right, 0.903,
-# covering 65 of 99 answerable; 0.40: 64 of 71). Precision is flat from 0.36 to 0.60
-# (0.89-0.93): what is left wrong scores high; docs/quality.md has the sweep.
+# right most often (``calibration.choose``; dev, 155 questions: 65 of 72 right, 0.903,
+# covering 65 of 99 answerable; 0.36 does the same, 0.40 gets 63 of 70). Precision is
+# flat from 0.36 to 0.60 (0.88-0.93): what is left wrong scores high, and
+# docs/quality.md has the sweep.
 CONFIDENT_SCORE = 0.38
 CALIBRATION_COVERAGE = 0.60
 # Names, dates, places and reason words stand in nearly every sentence of a news

@@ -115,13 +115,12 @@ def choose(
 ) -> float | None:
     """Of the thresholds at which ``split``'s confident answers cover at least
     ``min_coverage`` of its answerable questions, the one whose confident answers are
-    right most often; the lowest of those on a tie (so the most questions get one).
-    None if no threshold covers that many."""
+    right most often; of equals, the one that covers most, then the highest (the most
+    cautious of thresholds that do the same). None if no threshold covers that many."""
     covering = [r for r in rows if r.split == split and r.shown and r.coverage >= min_coverage]
     if not covering:
         return None
-    best = max(r.precision for r in covering)
-    return min(r.threshold for r in covering if r.precision >= best - 1e-9)
+    return max(covering, key=lambda r: (round(r.precision, 9), r.right, r.threshold)).threshold
 
 
 def format_calibration(rows: Sequence[CalibrationRow]) -> str:
