@@ -440,7 +440,7 @@ class Retriever:
             return Answer(question, False, tuple(hits), message, read_as=read_as)
         if answering.is_answered(hits, _MIN_SCORE[self.mode]):
             answer = answering.quote(text, hits[0])
-            confident = answering.is_confident(hits, answer)
+            confident = answering.is_confident(hits, answer, text)
             message = answering.found_message(answer, confident)
             count = answering.answering_count(hits)
             return Answer(question, True, tuple(hits), message, answer, confident, count, read_as)
