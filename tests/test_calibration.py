@@ -16,9 +16,12 @@ def outcome(
     answerable: bool = True,
     kind: str | None = "number",
     found: bool = True,
+    doubt: str | None = None,
 ) -> Outcome:
     question = Question("q", ("a",) if answerable else (), split)
-    confident = found and kind is not None and score >= answering.confidence_floor(kind)
+    confident = (
+        found and kind is not None and doubt is None and score >= answering.confidence_floor(kind)
+    )
     return Outcome(
         question,
         1 if right else None,
@@ -30,6 +33,7 @@ def outcome(
         answer_right=found and right,
         score=score,
         key_kind=kind,
+        doubt=doubt,
     )
 
 
@@ -37,7 +41,7 @@ OUTCOMES = [
     outcome("dev", 0.80, True),  # strong, confident, right
     outcome("dev", 0.45, True),  # good, confident, right
     outcome("dev", 0.45, False, answerable=False),  # confident but unanswerable: wrong
-    outcome("dev", 0.45, True, kind="name"),  # a name needs 0.48: weak, right
+    outcome("dev", 0.45, True, kind="name"),  # a name needs 0.46: weak, right
     outcome("dev", 0.45, True, kind=None),  # no key phrase: weak
     outcome("dev", 0.05, False, found=False),  # not found
     outcome("heldout", 0.60, True),
@@ -58,14 +62,22 @@ def test_calibration_counts_confident_and_each_label():
     assert "| dev     | confident    |" in table and "precision" in table
 
 
-def test_the_sweep_chooses_the_lowest_threshold_that_reaches_the_target_on_dev():
-    rows = sweep(OUTCOMES, thresholds=(0.40, 0.46, 0.50))
+def test_the_sweep_chooses_the_most_precise_threshold_that_keeps_coverage_on_dev():
+    rows = sweep(OUTCOMES, thresholds=(0.38, 0.46, 0.50))
     dev = {r.threshold: r for r in rows if r.split == "dev"}
-    assert (dev[0.40].shown, dev[0.40].right) == (3, 2)  # the name is below its 0.48
+    assert (dev[0.38].shown, dev[0.38].right) == (3, 2)  # the name is below its 0.46
     assert (dev[0.46].shown, dev[0.46].right) == (1, 1)  # the wrong 0.45 drops out
     assert (dev[0.50].shown, dev[0.50].right) == (1, 1)
-    assert choose(rows, "dev", target=0.95) == 0.46
-    assert choose(rows, "dev", target=0.5) == 0.40
-    assert choose(rows, "heldout", target=1.1) is None
+    assert choose(rows, "dev", min_coverage=0.4) == 0.38  # 0.46 covers 1 of 5 only
+    # Precision 1.0 at 0.46 and 0.50, covering as many: the more cautious one.
+    assert choose(rows, "dev", min_coverage=0.2) == 0.50
+    assert choose(rows, "dev", min_coverage=0.5) is None
     table = format_sweep(rows, 0.50)
     assert "0.50 (chosen on dev)" in table and "heldout P" in table
+
+
+def test_an_answer_with_a_doubt_is_confident_at_no_threshold():
+    doubted = [outcome("dev", 0.90, False, answerable=False, doubt="names")]
+    assert not doubted[0].confident
+    assert all(r.shown == 0 for r in sweep(doubted, thresholds=(0.30, 0.50, 0.70)))
+    assert calibrate(doubted)[0].shown == 0

@@ -241,3 +241,42 @@ def test_hostile_text_is_read_in_linear_time(text):
     for kind in (*KINDS, None):
         find_key_phrase("Why did the army leave Mali in 2013?", text, kind)
     assert time.perf_counter() - began < 1.0
+
+
+# Issue 21's confidence work: phrases that do not answer the question they seem to.
+IMPACT = (
+    "France's withdrawal from Mali is \"bound to impact\" the UN's peacekeeping mission in the "
+    "troubled Sahel state, the United Nations said on Thursday."
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        # Where something comes from: a place after "from", not where it is.
+        ("Where do the contractors come from?", "The contractors come from Russia.", "from Russia"),
+        ("Where does the UN's troop figure come from?", SPOKESMAN, None),
+        ("Where is the UN's peacekeeping mission?", SPOKESMAN, "in Mali"),
+        # A count of the dead answers "How many lives / deaths"; "what share of X" and
+        # "how much of X" count X; peacekeepers are troops.
+        ("How many lives has the operation cost France?", DEATHS, "48 of them"),
+        ("What share of the Barkhane deaths happened in Mali?", DEATHS, "48 of them"),
+        ("How many peacekeepers does the UN have?", UN, "about 12,000 troops"),
+        ("How much of the Sahel do militants control?", SAHEL, None),
+        # "What kind of X": the phrase headed by X; "Which X" is not answered by a count.
+        ("What kind of mission is MINUSMA?", SPOKESMAN, "MINUSMA peacekeeping mission"),
+        ("Which European nations are part of Takuba?", TAKUBA, None),
+        ("Which mission includes some 14 European nations?", TAKUBA, "Takuba mission"),
+        # A date right after "said" says when it was said.
+        ("When did the UN peacekeeping mission in Mali start?", IMPACT, None),
+        ("When did the United Nations comment?", IMPACT, "on Thursday"),
+        ("When did Macron talk to the press?", QUOTE, "on Thursday"),
+        # Who: not a place ("in West Africa"), not a phrase with a verb in it; a name
+        # whose apposition ends by the question's words ("..., said that").
+        ("Who are the Barkhane troops fighting?", DEATHS, None),
+        ("Who fought alongside France against the militants?", DEPLOYED, "troops"),
+        ("Who said the UN would take the necessary steps?", SPOKESMAN, "Olivier Salgado"),
+    ],
+)
+def test_phrases_that_only_seem_to_answer_are_not_key_phrases(question, sentence, expected):
+    assert key(question, sentence) == expected

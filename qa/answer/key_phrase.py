@@ -7,10 +7,11 @@ words are follows from what the question asks for (``question_kind.answer_kind``
 - "how many / how much": a quantity and what it counts ("about 12,000 troops"); it must
   count what the question asks about ("How many helicopters?" is not "48 soldiers");
 - "how long / how far": a length or a duration ("14.2 kilometres", "until 2025");
-- "when": a date or a time ("3 January", "in 2013", "by June 2022"), a date that says
-  when something was *said* ("said on Monday") last unless the question asks that;
+- "when": a date or a time ("3 January", "in 2013", "by June 2022"), but not a date
+  that says when something was *said* ("said on Monday") unless the question asks that;
 - "who": a name or a person or group ("Olivier Salgado", "Mali's ruling junta");
-- "where": a place after a word of place ("including Niger", "in the Gulf of Guinea");
+- "where": a place after a word of place ("including Niger", "in the Gulf of Guinea"),
+  or after "from" when it asks where something comes from ("from Russia");
 - "why": the clause that gives the reason ("because ...", "since ...", or the cause
   before "meant that", "had forced", "led to");
 - yes/no: the words that settle it ("never fully quelled", "denied that ...");
@@ -42,6 +43,7 @@ from qa.answer.question_kind import (
     asked_noun,
     asks_about_a_view,
     asks_about_saying,
+    asks_for_an_origin,
     specific_attribute,
 )
 from qa.answer.question_shape import VERB_HINTS
@@ -52,8 +54,13 @@ _stemmer = Stemmer.Stemmer("english")
 # patterns must stay cheap on anything a person pastes.
 MAX_CHARS = 2_000
 # Words that name the same people, so that "How many troops?" is answered by "4,300
-# soldiers". Plain English synonyms, not a list fitted to the question set.
-_SAME_COUNT = (frozenset({"troop", "soldier", "forc", "personnel", "servicemen", "militari"}),)
+# soldiers", and the same count of the dead, so that "How many lives ...?" and "How many
+# deaths ...?" are answered by "53 soldiers killed". Plain English synonyms (as stems),
+# not a list fitted to the question set.
+_SAME_COUNT = (
+    frozenset({"troop", "soldier", "forc", "personnel", "servicemen", "militari", "peacekeep"}),
+    frozenset({"death", "dead", "kill", "die", "live", "fatal"}),
+)
 # Words of a "What is X?" question that are about the asking, not about X.
 _ASKING_WORDS = frozenset(
     "signific mean role import purpos refer stand figur number happen posit includ "
@@ -238,7 +245,7 @@ _FINDERS: dict[str, Callable[[str, _Question], Iterator[Span]]] = {
     "measure": _plain(patterns.measures),
     "time": _plain(patterns.times),
     "name": _plain(patterns.agents),
-    "place": _plain(patterns.places),
+    "place": lambda s, q: patterns.origins(s) if asks_for_an_origin(q.text) else patterns.places(s),
     "reason": lambda s, q: itertools.chain(
         patterns.reasons(s), patterns.statements(s) if asks_about_a_view(q.text) else ()
     ),
@@ -273,6 +280,12 @@ def _fits(sentence: str, span: Span, asked: _Question) -> bool:
         return not re.search(r"\b(?:did|was|were|had)\b", asked.text, re.IGNORECASE) or bool(
             re.search(r"\b(?:until|till)\b", asked.text, re.IGNORECASE)
         )
+    if asked.kind == "time" and _said_then(sentence, span, asked.text):
+        # "the United Nations said on Thursday" says when it was said, not when the
+        # mission started.
+        return False
+    if asked.kind == "thing" and patterns.QUANTITY_START.match(text):
+        return False  # "Which European nations?" is not answered by "some 14 nations"
     if asked.kind in ("name", "place", "thing", "description", "clause", "statement"):
         return bool(new)
     if asked.kind == "yesno":
@@ -322,13 +335,20 @@ def _near_the_question(sentence: str, span: Span, asked: frozenset[str]) -> bool
     """Whether a name stands by what the question asks about: within
     ``NAME_REACH`` characters of a word the question uses ("signed by France"), or
     in apposition with a phrase that holds one ("Olivier Salgado, the spokesman for
-    the MINUSMA mission"). A name at the far end of the sentence is about something
-    else ("... problems for France" does not say who leads Mali)."""
+    the MINUSMA mission"), or within reach of one after its apposition ("Olivier
+    Salgado, the spokesman ..., said that": who said). A name at the far end of the
+    sentence is about something else ("... problems for France" does not say who
+    leads Mali)."""
     anchors = _anchor_positions(sentence, asked)
     if anchors and _distance(span, anchors) <= NAME_REACH:
         return True
     apposition = re.match(r",\s+(?:the|a|an)\s[^,;.]+", sentence[span[1] :])
-    return apposition is not None and bool(_anchor_positions(apposition.group(), asked))
+    if apposition is None:
+        return False
+    if _anchor_positions(apposition.group(), asked):
+        return True
+    after = span[1] + apposition.end()
+    return any(after <= a <= after + NAME_REACH for a in anchors)
 
 
 def _said_then(sentence: str, span: Span, question: str) -> bool:

@@ -43,6 +43,8 @@ _QUANTITY = re.compile(
     re.IGNORECASE,
 )
 YEAR = re.compile(r"^(?:1[89]|20)\d\d$")
+# A phrase that starts with a count ("some 14 European nations"): how many, not which.
+QUANTITY_START = re.compile(rf"{_QUALIFIER}{_NUMERAL}\b", re.IGNORECASE)
 # Units of length, area, weight, speed and time: what makes a number a measure.
 _UNITS = (
     r"(?:kilomet(?:re|er)s?|km|met(?:re|er)s?|m|centimet(?:re|er)s?|cm|millimet(?:re|er)s?|"
@@ -102,12 +104,14 @@ AGENT_NOUNS = (
     "civilians|workers|experts|analysts|observers|diplomats|lawmakers|voters|"
     "organisation|organization|union|team|club|police|staff|volunteers|doctors"
 )
+# Up to three words before the noun, none of them a small word, an adverb or a past
+# form ("France initially deployed troops" is no phrase for people: "troops" is).
 _AGENT = re.compile(
     r"\b(?:(?:the|its|their|his|her|our|some|other|many|several|[A-Z][\w-]*['\u2019]s)\s+)?"
     r"(?:(?!(?:and|or|of|in|on|at|by|for|to|with|from|that|which|who|is|are|was|were|has|"
     r"have|had|the|a|an|against|about|over|into|through|during|after|before|between|under|"
     r"among|within|without|across|towards?|than|as|like|including|alongside|behind)\b)"
-    r"[A-Za-z][\w-]*\s+){0,3}"
+    r"(?![a-z]+(?:ly|ed)\b)[A-Za-z][\w-]*\s+){0,3}"
     rf"(?:{AGENT_NOUNS})\b"
 )
 # Words after which a name is a place. "from" and "out of" are where something
@@ -117,6 +121,13 @@ _PLACE_BEFORE = re.compile(
     r"\s+(?:(?:the|other|neighbouring|neighboring|countries|such|as|like|and)\s+)*$",
     re.IGNORECASE,
 )
+# Words after which a name is where something is or happens, not who acts.
+_WHERE_BEFORE = re.compile(
+    r"\b(?:in|at|into|across|near|throughout|inside|within)\s+(?:the\s+)?$", re.IGNORECASE
+)
+# Words after which a name is where something comes from: "Where does X come from?"
+# asks for this, not for where X is.
+_ORIGIN_BEFORE = re.compile(r"\b(?:from|out\s+of)\s+(?:the\s+)?$", re.IGNORECASE)
 # A capitalised word that names a people's or a place's adjective ("European", "French").
 _DEMONYM = re.compile(r"[A-Z][a-z]+(?:an|ese|ish|ch|ic|i)")
 # Sentence words that are never a name on their own.
@@ -179,6 +190,25 @@ _EDGE_WORDS = frozenset(
 )
 
 
+# What a sentence about the future says: a modal ("will", "would"), "bound to", a verb
+# of intention or commitment ("plans", "agreed to", "vowed", "proposed"), or a
+# deadline ("by June 2022", "until 2025").
+_FUTURE = re.compile(
+    r"\b(?:will|would|shall|won't|going\s+to|bound\s+to|set\s+to|about\s+to"
+    r"|(?:plan|agree|vow|promis|pledg|propos|intend|expect|aim|decid|threaten|hope|prepar)"
+    r"\w*|next|future|upcoming|soon|later)\b"
+    rf"|\b(?:by|until|till)\s+(?:the\s+end\s+of\s+)?(?:{MONTH}|{_YEAR})\b"
+    r"|\w['\u2019]ll\b",
+    re.IGNORECASE,
+)
+
+
+def speaks_of_the_future(sentence: str) -> bool:
+    """Whether ``sentence`` says what will or may happen (``_FUTURE``): "the allies vowed
+    to remain engaged", "would take the necessary steps", "by June 2022"."""
+    return bool(_FUTURE.search(sentence))
+
+
 def quantities(sentence: str) -> Iterator[Span]:
     """Counts and amounts: "about 12,000 troops", "48 of them", "€2 billion"."""
     for match in _QUANTITY.finditer(sentence):
@@ -232,8 +262,11 @@ def is_group_phrase(text: str) -> bool:
 
 
 def agents(sentence: str) -> Iterator[Span]:
-    """Who did something: a name, or a phrase for a person or a group of people."""
-    yield from names(sentence)
+    """Who did something: a name, or a phrase for a person or a group of people. A name
+    where something happens ("in West Africa") is a place, not who."""
+    for start, end in names(sentence):
+        if not _WHERE_BEFORE.search(sentence[max(0, start - 20) : start]):
+            yield start, end
     for match in _AGENT.finditer(sentence):
         yield match.start(), match.end()
 
@@ -244,6 +277,14 @@ def places(sentence: str) -> Iterator[Span]:
         before = _PLACE_BEFORE.search(sentence[max(0, start - 80) : start])
         if before:
             yield max(0, start - 80) + before.start(), end
+
+
+def origins(sentence: str) -> Iterator[Span]:
+    """A name after "from" or "out of": where something comes from ("from Russia")."""
+    for start, end in names(sentence):
+        before = _ORIGIN_BEFORE.search(sentence[max(0, start - 20) : start])
+        if before:
+            yield max(0, start - 20) + before.start(), end
 
 
 def reasons(sentence: str) -> Iterator[Span]:

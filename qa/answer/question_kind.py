@@ -181,6 +181,16 @@ def asked_noun(question: str) -> tuple[str, ...]:
     """The words of the noun a question asks about: "How many French soldiers ...?"
     -> ("French", "soldiers"); "Which mission ...?" -> ("mission",); () when none."""
     q = _OPENER.sub("", question.strip())
+    # "What share of the Barkhane deaths ...?" counts the deaths, not shares; "How much
+    # of the Sahel ...?" measures the Sahel; "What kind of mission ...?" is a mission.
+    q = re.sub(r"\b(what|which) (?:kind|type|sort)s? of (?:an? )?", r"\1 ", q, flags=re.IGNORECASE)
+    q = re.sub(
+        r"\b(?:(?:what|which) (?:share|proportion|percentage|part|fraction)|how (?:many|much)) "
+        r"of (?:the |its |their |his |her )?",
+        "how many ",
+        q,
+        flags=re.IGNORECASE,
+    )
     match = re.search(
         r"\b(?:how (?:many|much)|number of"
         r"|(?:^|\s)(?:which|what)(?! (?:is|are|was|were|do|does|did)\b))"
@@ -203,11 +213,33 @@ def asked_noun(question: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+_FUTURE_QUESTION = re.compile(
+    r"\b(?:will|shall|won't|going to|(?:plans?|planning|intends?|expects?|hopes?) to)\b"
+    r"|\b(?:next|in the future)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_about_the_future(question: str) -> bool:
+    """Whether a question asks what will happen ("How many troops will stay?", "How many
+    soldiers does MINUSMA plan to withdraw?"), not what is or was."""
+    return bool(_FUTURE_QUESTION.search(question))
+
+
+def asks_for_an_origin(question: str) -> bool:
+    """Whether a where-question asks where something comes from ("Where does the
+    figure come from?", "Where are the contractors from?"): then "in Mali" does not
+    answer it, "from Russia" does."""
+    return bool(re.search(r"\bwhere\b.*\bfrom\b", question, re.IGNORECASE))
+
+
 def asks_about_saying(question: str) -> bool:
     """Whether the question is about what was said or when ("When did the UN comment?")."""
     return bool(
         re.search(
-            rf"\b(?:{_SPEECH_VERBS}|{_SPEECH_NOUNS}|comment|announce\w*)\b", question, re.IGNORECASE
+            rf"\b(?:{_SPEECH_VERBS}|{_SPEECH_NOUNS}|comment|announce\w*|talk\w*|spoke|speak\w*)\b",
+            question,
+            re.IGNORECASE,
         )
     )
 

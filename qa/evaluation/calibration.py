@@ -6,10 +6,11 @@ sentence holds an answer; a confident answer to a question the article does not 
 is wrong) and its coverage (the share of answerable questions that got a confident
 right answer), and the same for each label an answer is shown with ("strong match",
 "good match", "weak match": ``answering.answer_label``). Then a sweep of
-``answering.CONFIDENT_SCORE``: the threshold is chosen on the ``dev`` split (the lowest
-at which precision reaches ``answering.CALIBRATION_TARGET``) and reported, not tuned, on
-``heldout``. The sweep is exact: the ranking and key phrases do not depend on the
-threshold, so each outcome's score, key phrase and kind say what any threshold does.
+``answering.CONFIDENT_SCORE``: the threshold is chosen on the ``dev`` split (of those
+that keep coverage at ``answering.CALIBRATION_COVERAGE`` or more, the one with the best
+precision) and reported, not tuned, on ``heldout``. The sweep is exact: the ranking, the
+key phrases and the doubts (``qa.answer.confidence``) do not depend on the threshold, so each
+outcome's score, key phrase kind and doubt say what any threshold does.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa.answer.answering import CALIBRATION_TARGET, CONFIDENT_SCORE, answer_label, confidence_floor
+from qa.answer.answering import (
+    CALIBRATION_COVERAGE,
+    CONFIDENT_SCORE,
+    answer_label,
+    confidence_floor,
+)
 from qa.evaluation.quality import Outcome
 
 LABELS = ("confident", "strong match", "good match", "weak match")
@@ -110,12 +116,16 @@ def sweep(outcomes: Sequence[Outcome], thresholds: Sequence[float] = THRESHOLDS)
 
 
 def choose(
-    rows: Sequence[SweepRow], split: str = "dev", target: float = CALIBRATION_TARGET
+    rows: Sequence[SweepRow], split: str = "dev", min_coverage: float = CALIBRATION_COVERAGE
 ) -> float | None:
-    """The lowest threshold at which ``split``'s confident answers are right at least
-    ``target`` of the time (so the most questions get one), or None if none is."""
-    meeting = [r.threshold for r in rows if r.split == split and r.shown and r.precision >= target]
-    return min(meeting, default=None)
+    """Of the thresholds at which ``split``'s confident answers cover at least
+    ``min_coverage`` of its answerable questions, the one whose confident answers are
+    right most often; of equals, the one that covers most, then the highest (the most
+    cautious of thresholds that do the same). None if no threshold covers that many."""
+    covering = [r for r in rows if r.split == split and r.shown and r.coverage >= min_coverage]
+    if not covering:
+        return None
+    return max(covering, key=lambda r: (round(r.precision, 9), r.right, r.threshold)).threshold
 
 
 def format_calibration(rows: Sequence[CalibrationRow]) -> str:
@@ -152,6 +162,7 @@ def _confident_at(outcome: Outcome, threshold: float) -> bool:
     return (
         outcome.found
         and outcome.key_kind is not None
+        and outcome.doubt is None
         and outcome.score >= confidence_floor(outcome.key_kind, threshold)
     )
 

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.answer import answering
 from qa.answer.search import MODES
 from qa.retriever import Retriever
 
@@ -69,6 +70,7 @@ class Outcome:
     answer_right: bool = False  # found, and the sentence ask() showed holds an answer
     score: float = 0.0  # the best passage's score
     key_kind: str | None = None  # the kind of the answer's key phrase; None: it has none
+    doubt: str | None = None  # why it cannot be confident at any score (answering.confidence_doubt)
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,9 @@ def run(
                     and contains_answer(shown.text, question.answers),
                     score=answer.passages[0].score if answer.passages else 0.0,
                     key_kind=shown.kind if shown is not None and shown.key else None,
+                    doubt=answering.confidence_doubt(answer.read_as, answer.passages[0], shown)
+                    if shown is not None and shown.key
+                    else None,
                 )
             )
     return outcomes
