@@ -8,8 +8,8 @@
     mine = qa.Retriever.from_texts({"notes.txt": "Bakery news\\nThe bakery sells bread."})
 
 The stages behind ``Retriever`` are subpackages: ``qa.ingest`` (documents in),
-``qa.index.faiss_store`` (vectors and BM25), ``qa.answer`` (a question to an answer), ``qa.serve``
-(the web app, HTTP API and MCP tools) and ``qa.evaluation.quality`` (``qa eval``).
+``qa.index`` (vectors and BM25), ``qa.answer`` (a question to an answer), ``qa.serve``
+(the web app, HTTP API and MCP tools) and ``qa.evaluation`` (``qa eval``).
 """
 
 from qa.answer.conversation import read_in_context

@@ -168,7 +168,7 @@ class Retriever:
         The corpus holds ``.txt``, ``.md``, ``.html`` and ``.pdf`` files (``qa.ingest.corpus``).
         ``index_kind`` is ``"auto"`` (exact search up to 50,000 passages, IVF above),
         ``"flat"``, ``"ivf"`` or ``"hnsw"``; default ``QA_INDEX_KIND``, else ``"auto"``.
-        ``index_params`` override that kind's defaults (see ``qa.index.faiss_store``). A build
+        ``index_params`` override that kind's defaults (see ``qa.index.stores``). A build
         reuses the vectors of every document it embedded before; ``rebuild=True``
         embeds everything again. ``encoder`` runs the model with ``"torch"`` (default,
         or ``QA_ENCODER``) or ``"onnx"`` (same vectors, faster; ``pip install

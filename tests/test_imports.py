@@ -20,10 +20,10 @@ PACKAGE = ROOT / "qa"
 LAYERS = (
     ("qa.types", "qa.files", "qa.limits", "qa.stopping"),
     ("qa.ingest",),
-    ("qa.index.faiss_store",),
+    ("qa.index",),
     ("qa.answer",),
     ("qa.retriever",),
-    ("qa.serve", "qa.evaluation.quality", "qa.shortcuts"),
+    ("qa.serve", "qa.evaluation", "qa.shortcuts"),
     ("qa.cli",),
 )
 

@@ -32,6 +32,7 @@ VENV = ROOT / ".venv"
 SKIPPED = {
     "make run": "serves until stopped; tests/test_app.py starts the same `python app.py`",
     "make test": "this is make test",
+    "make test-fast": "a part of make test, which this is",
     "make check": "CI runs it right after make test (.ci/run)",
     "make bench": "minutes; tests/test_bench.py runs bench/run.py on the article",
     "make bench FULL=1": "about 40 minutes and 6 GB",

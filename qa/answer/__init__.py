@@ -12,6 +12,6 @@
   of the sentence that answer;
 - ``overview``: "What is this article about?", by LexRank over the sentence vectors.
 
-Takes a ``BuiltIndex`` from ``qa.index.faiss_store``; hands ``Hit`` and ``Answer`` records
+Takes a ``BuiltIndex`` from ``qa.index``; hands ``Hit`` and ``Answer`` records
 (``qa.types``) to ``qa.retriever``, the front door.
 """

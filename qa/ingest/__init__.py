@@ -8,5 +8,5 @@ then ``Passage`` records.
   heading, boilerplate, body) without changing a character;
 - ``chunking``: a ``Document`` to passages of whole sentences, as spans of its text.
 
-Hands on ``Document`` and ``Passage`` records (``qa.types``) to ``qa.index.faiss_store``.
+Hands on ``Document`` and ``Passage`` records (``qa.types``) to ``qa.index``.
 """
