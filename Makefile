@@ -35,6 +35,9 @@ test: install ## run the test suite (real model, real article), one worker per c
 	@# Files are spread over workers whole, so a module's served app starts once.
 	$(PY) -m pytest -n auto --maxprocesses 4 --dist loadfile
 
+test-fast: install ## the tests that need no browser, served app or real model (~2 min)
+	$(PY) -m pytest -n auto --maxprocesses 4 --dist loadfile -m "not slow and not browser"
+
 load: install ## load test: 50 concurrent API users x 20 questions against the app on loopback
 	$(PY) scripts/load_test.py --users 50 --questions 20
 
@@ -55,4 +58,4 @@ check: install ## lint, format check and type check
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis
 
-.PHONY: help install run test load bench screenshots check clean
+.PHONY: help install run test test-fast load bench screenshots check clean

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import qa  # noqa: E402
-from qa.sessions import SessionStore  # noqa: E402
+from qa.serve.sessions import SessionStore  # noqa: E402
 
 
 def article(words: int) -> tuple[str, str]:
@@ -78,8 +78,8 @@ def as_html(text: str) -> bytes:
 
 def texts_to_embed(text: str) -> list[str]:
     """Passages, then the sentences of passages of several: what the model embeds."""
-    from qa.chunking import chunk_document
-    from qa.corpus import documents_from_texts
+    from qa.ingest.chunking import chunk_document
+    from qa.ingest.corpus import documents_from_texts
 
     document = documents_from_texts({"r.txt": text})[0]
     passages = chunk_document(document)

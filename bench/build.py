@@ -57,7 +57,7 @@ def measure_build(
         "bare_encode_texts_per_s": round(bare_rate, 1),
         "ratio": round(build_rate / bare_rate, 3),
         "repeats": repeats,
-        "index": retriever._built.store.params(),
+        "index": retriever.built.store.params(),
     }
 
 
@@ -97,8 +97,8 @@ def measure_incremental(
         return (p.source, p.start, p.end, p.text)
 
     same_passages = [key(p) for p in incremental.passages] == [key(p) for p in full.passages]
-    a = incremental._built.store._index.reconstruct_n(0, len(incremental.passages))
-    b = full._built.store._index.reconstruct_n(0, len(full.passages))
+    a = incremental.built.store._index.reconstruct_n(0, len(incremental.passages))
+    b = full.built.store._index.reconstruct_n(0, len(full.passages))
     deleted_found = {
         mode: any(
             h.source == deleted.name for h in incremental.with_mode(mode).search(deleted_title, 20)

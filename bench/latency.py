@@ -30,8 +30,8 @@ def measure_search(
 ) -> dict[str, Any]:
     """``search`` and ``ask`` against the floor, interleaved question by question; and
     ``search`` by ``onnx``, the same retriever with the ONNX encoder, when given."""
-    model = retriever._embedder.inner.model
-    index = retriever._built.store._index  # the FAISS index over the same vectors
+    model = retriever.embedder.inner.model
+    index = retriever.built.store._index  # the FAISS index over the same vectors
 
     def floor(question: str) -> None:
         index.search(bare_query_vector(model, question), FLOOR_K)

@@ -57,7 +57,8 @@ def corpus_for(size: str, work: Path) -> tuple[Path, list[str]]:
     """The corpus folder of ``size`` (written once, then reused) and its questions."""
     if size == "article":
         questions = [
-            json.loads(line)["question"] for line in (ROOT / "tests/questions.jsonl").open()
+            json.loads(line)["question"]
+            for line in (ROOT / "qa/evaluation/sets/questions.jsonl").open()
         ]
         return ROOT / "corpus", questions
     folder = work / f"milvus-{size}"
@@ -103,8 +104,8 @@ def memory_mb(pid: int | str = "self") -> dict[str, float]:
 def build(size: str, work: Path) -> dict[str, Any]:
     """Embed once (the FAISS build from nothing), then each engine's index from the
     cached vectors, timed."""
-    from qa.cache import MANIFEST, index_folder
-    from qa.encoders import make_embedder
+    from qa.index.cache import MANIFEST, index_folder
+    from qa.index.encoders import make_embedder
 
     corpus, _ = corpus_for(size, work)
     cache = work / f"milvus-cache-{size}"
@@ -132,7 +133,7 @@ def build(size: str, work: Path) -> dict[str, Any]:
         out[engine] = {
             "index_build_seconds": round(seconds, 2),
             "passages_per_s": round(len(built.passages) / seconds, 1),
-            "index": built._built.store.params(),
+            "index": built.built.store.params(),
         }
         del built
     return out

@@ -69,7 +69,8 @@ def measure(context: Context) -> dict[str, Any]:
 
 def worker(size: str, work: Path) -> dict[str, Any]:
     import qa
-    from qa.embedding import ModelError, SentenceTransformerEmbedder
+    from qa.index.embedder import ModelError
+    from qa.index.torch_encoder import SentenceTransformerEmbedder
 
     if size == "passages1m":
         return measure_million(work)
@@ -80,7 +81,8 @@ def worker(size: str, work: Path) -> dict[str, Any]:
     if size == "article":
         corpus = ROOT / "corpus"
         questions = [
-            json.loads(line)["question"] for line in (ROOT / "tests/questions.jsonl").open()
+            json.loads(line)["question"]
+            for line in (ROOT / "qa/evaluation/sets/questions.jsonl").open()
         ]
         retriever, result["build"] = measure_build(
             corpus, cache, embedder, None, repeats=rounds_of(7)
@@ -109,7 +111,7 @@ def worker(size: str, work: Path) -> dict[str, Any]:
         result["search"] = measure_search(
             retriever, corpora.questions_for(chosen, 200), rounds=rounds_of(2)
         )
-        vectors = retriever._built.store._index.reconstruct_n(0, len(retriever.passages))
+        vectors = retriever.built.store._index.reconstruct_n(0, len(retriever.passages))
         np.save(work / "passages100k-vectors.npy", vectors)
     result["peak_rss_mb"] = peak_rss_mb()
     return result
@@ -120,8 +122,8 @@ _RULES: Any = None
 
 def passage_count(item: corpora.Description) -> int:
     """Passages qa makes of a description (0 for the few that are all headings)."""
-    from qa.chunking import chunk_document
-    from qa.corpus import BoilerplateRules, parse_document
+    from qa.ingest.chunking import chunk_document
+    from qa.ingest.corpus import BoilerplateRules, parse_document
 
     global _RULES
     _RULES = _RULES or BoilerplateRules.load()
@@ -149,8 +151,9 @@ def measure_million(work: Path) -> dict[str, Any]:
     """
     import faiss
 
-    from qa.embedding import SentenceTransformerEmbedder
-    from qa.index import FaissStore, choose_index
+    from qa.index.faiss_store import FaissStore
+    from qa.index.stores import choose_index
+    from qa.index.torch_encoder import SentenceTransformerEmbedder
 
     source = work / "passages100k-vectors.npy"
     if not source.exists():

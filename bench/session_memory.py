@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from qa.sessions import Limits  # noqa: E402
+from qa.serve.sessions import Limits  # noqa: E402
 
 
 def texts(count: int, chars: int) -> list[str]:

@@ -1,22 +1,25 @@
 """qa: answer questions about news articles by quoting them.
 
-import qa
-retriever = qa.Retriever.from_corpus("corpus")
-hits = retriever.search("How many French soldiers are in the Sahel?", k=3)
-answer = retriever.ask("Who won the World Cup?")   # answer.found is False
-answer = retriever.ask("And the UN?", history=["How many French soldiers are in the Sahel?"])
-mine = qa.Retriever.from_texts({"notes.txt": "Bakery news\nThe bakery sells bread."})
+    import qa
+    retriever = qa.Retriever.from_corpus("corpus")
+    hits = retriever.search("How many French soldiers are in the Sahel?", k=3)
+    answer = retriever.ask("Who won the World Cup?")   # answer.found is False
+    answer = retriever.ask("And the UN?", history=["How many French soldiers are in the Sahel?"])
+    mine = qa.Retriever.from_texts({"notes.txt": "Bakery news\\nThe bakery sells bread."})
+
+The stages behind ``Retriever`` are subpackages: ``qa.ingest`` (documents in),
+``qa.index`` (vectors and BM25), ``qa.answer`` (a question to an answer), ``qa.serve``
+(the web app, HTTP API and MCP tools) and ``qa.evaluation`` (``qa eval``).
 """
 
-from qa.api import ask, search
-from qa.chunking import ChunkingConfig
-from qa.conversation import read_in_context
-from qa.corpus import CorpusError
-from qa.embedding import ModelError, SentenceTransformerEmbedder
-from qa.extraction import DocumentError
+from qa.answer.conversation import read_in_context
+from qa.index.embedder import ModelError
+from qa.ingest.chunking import ChunkingConfig
+from qa.ingest.corpus import CorpusError
+from qa.ingest.extraction import DocumentError
 from qa.retriever import Retriever
-from qa.sessions import DocumentInfo, Limits, SessionStore
-from qa.types import Answer, Document, Hit, Passage
+from qa.shortcuts import ask, search
+from qa.types import Answer, Document, Hit, Quote
 
 __all__ = [
     "Answer",
@@ -24,14 +27,10 @@ __all__ = [
     "CorpusError",
     "Document",
     "DocumentError",
-    "DocumentInfo",
     "Hit",
-    "Limits",
     "ModelError",
-    "Passage",
+    "Quote",
     "Retriever",
-    "SentenceTransformerEmbedder",
-    "SessionStore",
     "ask",
     "read_in_context",
     "search",

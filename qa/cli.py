@@ -12,25 +12,29 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qa import stopping
-from qa.answering import answer_label, match_label, prepare_question
-from qa.calibration import calibrate, choose, format_calibration, format_sweep, sweep
-from qa.conversation_eval import (
+from qa.answer.answering import answer_label, match_label
+from qa.answer.question import prepare_question
+from qa.answer.search import MODES
+from qa.evaluation.calibration import calibrate, choose, format_calibration, format_sweep, sweep
+from qa.evaluation.followups import (
     format_followup_table,
     history_regressions,
     report_followups,
     run_followups,
 )
-from qa.corpus import CorpusError
-from qa.embedding import ModelError
-from qa.evaluation import QuestionSetError, format_table, load_questions, report
-from qa.evaluation import run as run_questions
-from qa.milvus_store import StoreError
-from qa.retriever import MODES, Retriever, default_corpus
+from qa.evaluation.quality import QuestionSetError, format_table, load_questions, report
+from qa.evaluation.quality import run as run_questions
+from qa.index.embedder import ModelError
+from qa.index.milvus_connection import StoreError
+from qa.ingest.corpus import CorpusError
+from qa.limits import check_k
+from qa.retriever import Retriever, default_corpus
 from qa.types import Answer, Hit
 
-# The question sets shipped with qa, over the article in corpus/.
-DEFAULT_QUESTIONS = Path("tests/questions.jsonl")
-DEFAULT_FOLLOWUPS = Path("tests/followups.jsonl")
+# The question sets shipped with qa, over the bundled article (package data).
+SETS = Path(__file__).resolve().parent / "evaluation" / "sets"
+DEFAULT_QUESTIONS = SETS / "questions.jsonl"
+DEFAULT_FOLLOWUPS = SETS / "followups.jsonl"
 # The seed of the history check: which other question each one is asked after.
 HISTORY_CHECK_SEED = 0
 
@@ -172,8 +176,7 @@ def _retriever(
 
 def _ask(args: argparse.Namespace) -> int:
     prepare_question(args.question)  # an empty question is an error before any loading
-    if args.k < 1:  # else ask() would turn it into a "not found" answer and exit 0
-        raise ValueError(f"k must be >= 1, got {args.k}")
+    check_k(args.k)  # else ask() would turn it into a "not found" answer and exit 0
     if args.url:
         retriever = Retriever.from_urls(args.url, model=args.model, encoder=args.encoder)
     else:
@@ -252,10 +255,10 @@ def _eval(args: argparse.Namespace) -> int:
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if unknown := [m for m in modes if m not in MODES]:
         raise ValueError(f"--modes: unknown mode {unknown[0]!r}; choose from {', '.join(MODES)}")
-    loaded = load_questions(args.questions or _beside(DEFAULT_QUESTIONS))
+    loaded = load_questions(args.questions or DEFAULT_QUESTIONS)
     questions = [q for q in loaded if not q.history]
     followups = [q for q in loaded if q.history]
-    followups_file = args.followups or (None if args.questions else _beside(DEFAULT_FOLLOWUPS))
+    followups_file = args.followups or (None if args.questions else DEFAULT_FOLLOWUPS)
     if followups_file is not None and not args.no_followups and Path(followups_file).is_file():
         followups += load_questions(followups_file)
     elif args.followups is not None and not args.no_followups:
@@ -326,11 +329,3 @@ def _eval(args: argparse.Namespace) -> int:
                     f"  worse: {w.question.question!r} after {w.previous!r}, read as {w.read_as!r}"
                 )
     return 0
-
-
-def _beside(path: Path) -> Path:
-    """``path`` here, else the one beside the qa package (a source checkout)."""
-    if path.is_file():
-        return path
-    beside = Path(__file__).resolve().parent.parent / path
-    return beside if beside.is_file() else path

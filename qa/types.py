@@ -3,12 +3,20 @@
 Every record that carries text also carries where that text stands in its document:
 ``document.text[start:end] == text`` always holds, so anything shown can be checked
 against the source.
+
+Each record is declared once, as a frozen dataclass. Its JSON (``to_dict``, the one
+shape every surface returns) and the JSON schema's type (``PassageDict``,
+``AnswerDict``: what the MCP tools and the HTTP API describe) are derived from its
+fields by ``as_json`` and ``json_type``: a field with ``metadata={"json": False}`` is
+left out, scores are rounded to 4 places, tuples become lists.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import TYPE_CHECKING, Any
 
 if sys.version_info >= (3, 12):
     from typing import TypedDict
@@ -75,82 +83,6 @@ class Passage:
         return f"Passage({_short(self.text)}, source={self.source!r}, span={self.start}:{self.end})"
 
 
-class PassageDict(TypedDict):
-    """A passage as JSON: what the ``search`` endpoint returns, best first."""
-
-    text: str
-    score: float
-    source: str
-    title: str
-    start: int
-    end: int
-    answer: str
-    answer_start: int
-    answer_end: int
-    paragraph: int
-    paragraphs: int
-
-
-class RankedPassageDict(PassageDict):
-    """A passage of an answer: ``is_answer`` is False for one that is only related."""
-
-    is_answer: bool
-
-
-class QuoteDict(TypedDict):
-    """The answer sentence as JSON (``Quote``)."""
-
-    text: str
-    key: str
-    kind: str | None
-    source: str
-    title: str
-    start: int
-    end: int
-    key_start: int
-    key_end: int
-    passage: int
-    score: float
-    paragraph: int
-    paragraphs: int
-
-
-class OverviewSentenceDict(TypedDict):
-    """One sentence of an overview as JSON (``OverviewSentence``)."""
-
-    text: str
-    start: int
-    end: int
-    paragraph: int
-    paragraphs: int
-    lead: bool
-    centrality: float
-
-
-class OverviewDict(TypedDict):
-    """One document's overview as JSON (``Overview``)."""
-
-    source: str
-    title: str
-    sentences: list[OverviewSentenceDict]
-
-
-class AnswerDict(TypedDict):
-    """An answer as JSON: what the ``ask`` endpoint, the MCP tool and ``qa ask --json``
-    return (``Answer.to_dict``)."""
-
-    question: str
-    kind: str
-    found: bool
-    confident: bool
-    read_as: str
-    message: str
-    answer: QuoteDict | None
-    passages: list[RankedPassageDict]
-    overview: list[OverviewDict]
-    language: str | None
-
-
 @dataclass(frozen=True, repr=False)
 class Hit:
     """One search result: a passage, its score, and the sentence that answers.
@@ -172,21 +104,9 @@ class Hit:
     paragraph: int = 1
     paragraphs: int = 1
 
-    def to_dict(self) -> PassageDict:
-        """A JSON-ready dict, the shape the ``search`` endpoint returns."""
-        return {
-            "text": self.text,
-            "score": round(self.score, 4),
-            "source": self.source,
-            "title": self.title,
-            "start": self.start,
-            "end": self.end,
-            "answer": self.answer,
-            "answer_start": self.answer_start,
-            "answer_end": self.answer_end,
-            "paragraph": self.paragraph,
-            "paragraphs": self.paragraphs,
-        }
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict, the shape the ``search`` endpoint returns (``PassageDict``)."""
+        return as_json(self)
 
     def __repr__(self) -> str:
         return (
@@ -225,23 +145,9 @@ class Quote:
         start, end = self.key_start - self.start, self.key_end - self.start
         return self.text[:start], self.text[start:end], self.text[end:]
 
-    def to_dict(self) -> QuoteDict:
-        """A JSON-ready dict: the ``answer`` of ``Answer.to_dict``."""
-        return {
-            "text": self.text,
-            "key": self.key,
-            "kind": self.kind,
-            "source": self.source,
-            "title": self.title,
-            "start": self.start,
-            "end": self.end,
-            "key_start": self.key_start,
-            "key_end": self.key_end,
-            "passage": self.passage,
-            "score": round(self.score, 4),
-            "paragraph": self.paragraph,
-            "paragraphs": self.paragraphs,
-        }
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: the ``answer`` of ``Answer.to_dict`` (``QuoteDict``)."""
+        return as_json(self)
 
     def __repr__(self) -> str:
         return f"Quote({_short(self.text)}, key={self.key!r}, source={self.source!r})"
@@ -253,7 +159,7 @@ class OverviewSentence:
 
     ``lead`` marks the document's lead (its first full sentence); ``centrality`` is the
     sentence's LexRank score times the number of sentences, so 1.0 is average
-    (``qa.overview``).
+    (``qa.answer.overview``).
     """
 
     text: str
@@ -264,33 +170,21 @@ class OverviewSentence:
     lead: bool = False
     centrality: float = 0.0
 
-    def to_dict(self) -> OverviewSentenceDict:
-        return {
-            "text": self.text,
-            "start": self.start,
-            "end": self.end,
-            "paragraph": self.paragraph,
-            "paragraphs": self.paragraphs,
-            "lead": self.lead,
-            "centrality": round(self.centrality, 4),
-        }
+    def to_dict(self) -> dict[str, Any]:
+        return as_json(self)
 
 
 @dataclass(frozen=True)
 class Overview:
     """One document in brief: its lead, then its most central sentences, in article
-    order (``qa.overview``)."""
+    order (``qa.answer.overview``)."""
 
     source: str
     title: str
     sentences: tuple[OverviewSentence, ...]
 
-    def to_dict(self) -> OverviewDict:
-        return {
-            "source": self.source,
-            "title": self.title,
-            "sentences": [s.to_dict() for s in self.sentences],
-        }
+    def to_dict(self) -> dict[str, Any]:
+        return as_json(self)
 
 
 # What an answer is (``Answer.kind``): an answer to the question from the passages
@@ -326,31 +220,79 @@ class Answer:
 
     question: str
     found: bool
-    passages: tuple[Hit, ...]
+    passages: tuple[Hit, ...] = field(metadata={"json_extra": {"is_answer": bool}})
     message: str
     answer: Quote | None = None
     confident: bool = False
-    answering: int = 0
+    answering: int = field(default=0, metadata={"json": False})  # in ``is_answer`` instead
     read_as: str = ""  # the question searched: ``question``, or a follow-up completed from history
     kind: str = "answer"  # one of ``KINDS``
     overview: tuple[Overview, ...] = ()  # for kind "overview": one per document
     language: str | None = None  # for kind "not_english": the language detected, in English
 
-    def to_dict(self) -> AnswerDict:
+    def to_dict(self) -> dict[str, Any]:
         """The one JSON shape of an answer: what the ``ask`` endpoint, the MCP tool and
         ``qa ask --json`` return."""
         return {
-            "question": self.question,
-            "kind": self.kind,
-            "found": self.found,
-            "confident": self.confident,
+            **as_json(self),
             "read_as": self.read_as or self.question,
-            "message": self.message,
-            "answer": self.answer.to_dict() if self.answer else None,
             "passages": [
                 {**hit.to_dict(), "is_answer": self.found and rank <= self.answering}
                 for rank, hit in enumerate(self.passages, start=1)
             ],
-            "overview": [o.to_dict() for o in self.overview],
-            "language": self.language,
         }
+
+
+# ---- JSON, derived from the records ------------------------------------------------------
+
+
+def as_json(record: Any) -> dict[str, Any]:
+    """``record``'s fields as JSON-ready values, in their order (see the module's note)."""
+    return {
+        f.name: _json_value(getattr(record, f.name))
+        for f in fields(record)
+        if f.metadata.get("json", True)
+    }
+
+
+def _json_value(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return value.to_dict()  # type: ignore[attr-defined]
+    if isinstance(value, (tuple, list)):
+        return [_json_value(item) for item in value]
+    if isinstance(value, float):
+        return round(value, 4)
+    return value
+
+
+def json_type(record: type, extra: dict[str, Any] | None = None) -> type:
+    """The ``TypedDict`` of ``record``'s JSON, for the schemas (with ``extra`` keys)."""
+    hints = typing.get_type_hints(record)
+    annotations: dict[str, Any] = {}
+    for f in fields(record):
+        if f.metadata.get("json", True):
+            annotations[f.name] = _json_annotation(hints[f.name], f.metadata.get("json_extra"))
+    annotations.update(extra or {})
+    name = ("Ranked" if extra else "") + f"{record.__name__}Dict"
+    return TypedDict(name, annotations)  # type: ignore[operator]
+
+
+def _json_annotation(hint: Any, extra: dict[str, Any] | None = None) -> Any:
+    """The JSON type of a field's type: records become their ``TypedDict``, tuples lists."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if isinstance(hint, type) and is_dataclass(hint):
+        return json_type(hint, extra)
+    if origin is tuple:
+        return list[_json_annotation(args[0], extra)]  # type: ignore[misc]
+    if args and type(None) in args:  # X | None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _json_annotation(inner, extra) | None
+    return hint
+
+
+if TYPE_CHECKING:
+    PassageDict = dict[str, Any]
+    AnswerDict = dict[str, Any]
+else:
+    PassageDict = json_type(Hit)  # a hit of ``search``
+    AnswerDict = json_type(Answer)  # an ``Answer`` (its passages with ``is_answer``)

@@ -16,7 +16,7 @@ Prints errors, wrong answers, and latency p50/p99; exits 1 on any error or wrong
 In the same run, before the load, it measures the in-process rate on this machine: the
 same questions through ``qa.Retriever.search`` one at a time, and through
 ``search_batch`` 50 at a time, in this process over the same corpus and index, with as
-many model threads as the app uses (``qa.batching.model_threads``). With
+many model threads as the app uses (``qa.serve.batching.model_threads``). With
 the app it started, it also reports the CPU time the app and this client used during
 the load (the client shares the machine's cores with the app).
 """
@@ -95,7 +95,7 @@ def start_app(port: int, cache: str) -> subprocess.Popen[bytes]:
 def in_process_rates(cache: str, seconds: float = 10.0) -> tuple[float, float]:
     """Questions per second answered by ``Retriever.search`` one by one, and by
     ``search_batch`` in batches of 50, each for about ``seconds``."""
-    from qa.batching import model_threads
+    from qa.serve.batching import model_threads
 
     # As many model threads as the app uses (read when the model loads, below).
     os.environ.setdefault("OMP_NUM_THREADS", str(model_threads()))

@@ -13,13 +13,9 @@ import argparse
 import json
 import os
 import signal
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+# Run as a script: its own folder (tests/) is on sys.path, and qa is installed.
 from conftest import FakeEmbedder
 
 PROBES = ("How many troops does the UN have in Mali?", "Why is France leaving Mali?")

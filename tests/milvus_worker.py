@@ -13,12 +13,8 @@ import argparse
 import json
 import os
 import signal
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+# Run as a script: its own folder (tests/) is on sys.path, and qa is installed.
 from conftest import FakeEmbedder
 
 PROBES = ("How many troops does the UN have in Mali?", "Why is France leaving Mali?")
@@ -34,7 +30,7 @@ def main() -> None:
     os.environ.update({"QA_VECTOR_STORE": "milvus", "QA_MILVUS_URI": args.uri})
 
     import qa
-    from qa import milvus_store
+    from qa.index import milvus_store
 
     milvus_store.WRITE_BATCH_ROWS = 8  # many small upserts, so a kill lands between them
     calls = {"upserts": 0}

@@ -4,7 +4,7 @@ footer), and every way a site can go wrong.
 
     with NewsSite() as site:
         page = site.url("/local/harbour-reopens-after-storm")
-        qa.fetching.fetch_document(page, allow_private=True)
+        qa.ingest.fetching.fetch_document(page, allow_private=True)
 
 It records what reached it (``requests``: path, Host header, User-Agent, the address
 it was reached at; ``connections``), and how many bytes each streamed answer managed

@@ -69,7 +69,7 @@ def run_app(workdir: Path, **extra_env: str) -> Iterator[tuple[str, subprocess.P
 
 
 def upload_folder_of(url: str) -> Path:
-    """Where the app served at ``url`` keeps uploads (qa.uploads.upload_folder)."""
+    """Where the app served at ``url`` keeps uploads (qa.serve.uploads.upload_folder)."""
     import tempfile
 
     port = url.rstrip("/").rsplit(":", 1)[1]

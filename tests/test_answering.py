@@ -1,4 +1,4 @@
-"""qa.answering: question clean-up, the answer sentence, and the signals for "not found"."""
+"""qa.answer.answering: question clean-up, the answer sentence, and the signals for "not found"."""
 
 from __future__ import annotations
 
@@ -6,34 +6,22 @@ import numpy as np
 import pytest
 from conftest import ARTICLE
 
-from qa import answering
-from qa.answering import (
+from qa.answer import answering
+from qa.answer.answering import (
     choose_sentence,
     expected_answer,
     has_answer_type,
     match_label,
     missing_names,
     not_mentioned_message,
-    prepare_question,
 )
-from qa.lexical import LexicalIndex
+from qa.index.lexical import LexicalIndex
 from qa.types import Hit
 
 
 @pytest.fixture(scope="module")
 def article_index() -> LexicalIndex:
     return LexicalIndex(ARTICLE.read_text(encoding="utf-8").splitlines()[1:])
-
-
-def test_prepare_question_cleans_and_cuts():
-    assert prepare_question("  Who\tleads\x00 Mali?\n") == "Who leads Mali?"
-    assert len(prepare_question("x" * 100_000)) == answering.MAX_QUESTION_CHARS
-
-
-@pytest.mark.parametrize("blank", ["", "   ", "\x00\n"])
-def test_prepare_question_refuses_an_empty_question(blank):
-    with pytest.raises(ValueError, match="question is empty"):
-        prepare_question(blank)
 
 
 @pytest.mark.parametrize(
@@ -148,33 +136,6 @@ def test_match_label_follows_the_thresholds():
     assert match_label(answering.GOOD_MATCH) == "good match"
     assert match_label(answering.MIN_ANSWER_SCORE) == "weak match"
     assert match_label(answering.MIN_ANSWER_SCORE - 0.01) == "no real match"
-
-
-@pytest.mark.parametrize(
-    ("raw", "clean"),
-    [
-        ("Who \x1b[1;31mleads\x1b[0m Mali?", "Who leads Mali?"),
-        ("<script>alert(1)</script>Who leads Mali?", "Who leads Mali?"),
-        ("<SCRIPT type='x'>alert(1)</script >Who leads Mali?", "Who leads Mali?"),
-        ("<b>Who</b> leads <i>Mali</i>?", "Who leads Mali ?"),
-        ("[Who leads Mali?](javascript:alert(1))", "Who leads Mali?"),
-        ("![a map](http://x/y.png) Where is Gao?", "a map Where is Gao?"),
-        ("<script>alert(1)", "alert(1)"),  # an unclosed element: only the tag goes
-        # Not markup: kept as typed.
-        ("Is 3 < 4 and 5 > 2?", "Is 3 < 4 and 5 > 2?"),
-        ("What does [sic] mean (in 2022)?", "What does [sic] mean (in 2022)?"),
-        ("Who is <Macron>?", "Who is <Macron>?"),
-        ("Was Mali [sic](2012) involved?", "Was Mali [sic](2012) involved?"),
-        ("What does the <style> tag do?", "What does the tag do?"),
-    ],
-)
-def test_markup_around_a_question_is_dropped(raw, clean):
-    assert prepare_question(raw) == clean
-
-
-def test_a_question_of_markup_only_is_empty():
-    with pytest.raises(ValueError, match="question is empty"):
-        prepare_question("<script>alert(1)</script><br/>")
 
 
 def test_reasons_and_places_are_answer_types():

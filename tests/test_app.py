@@ -16,11 +16,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import gradio as gr
 import pytest
-from markdown_it import MarkdownIt
 from packaging.requirements import Requirement
 
 try:
@@ -28,13 +26,16 @@ try:
 except ModuleNotFoundError:  # Python 3.10: tomlkit comes with Gradio, same loads()
     import tomlkit as tomllib  # type: ignore[no-redef]
 
+from helpers import text_of
 from served_app import ROOT, mcp_call, serve_app
 
 import qa
+from qa.limits import MAX_K
+from qa.serve import web
+from qa.serve.sessions import SessionStore
 
 QUESTION = "How many troops does the UN have in Mali?"
 ANSWER = "12,000 troops"
-MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 
 
 def _load_app() -> ModuleType:
@@ -48,18 +49,6 @@ def _load_app() -> ModuleType:
 app = _load_app()
 
 
-def text_of(message: dict[str, Any]) -> str:
-    """A message's text, whether it is a plain string or Gradio 6's typed blocks."""
-    content = message["content"]
-    if isinstance(content, str):
-        return content
-    return "".join(block.get("text", "") for block in content)
-
-
-def tags_in(markdown: str) -> set[str]:
-    return set(re.findall(r"<([a-zA-Z][a-zA-Z0-9]*)", MARKDOWN.render(markdown)))
-
-
 def test_importing_the_app_loads_no_index() -> None:
     # `app.demo` is built on first use (or by `python app.py`), not on import.
     assert "demo" not in vars(_load_app())
@@ -69,55 +58,55 @@ def test_importing_the_app_loads_no_index() -> None:
 
 
 @pytest.fixture
-def store(corpus_copy: Path, fake_embedder, tmp_path: Path) -> qa.SessionStore:
+def store(corpus_copy: Path, fake_embedder, tmp_path: Path) -> SessionStore:
     retriever = qa.Retriever.from_corpus(
         corpus_copy, embedder=fake_embedder, cache_dir=tmp_path / "cache"
     )
-    return qa.SessionStore(retriever)
+    return SessionStore(retriever)
 
 
-def test_ask_returns_the_one_json_shape(store: qa.SessionStore) -> None:
-    result = app.ask_question(store, "s", QUESTION, 3)
+def test_ask_returns_the_one_json_shape(store: SessionStore) -> None:
+    result = web.ask_question(store, "s", QUESTION, 3)
     assert result == store.ask("s", QUESTION, 3).to_dict()
     json.dumps(result)
     with pytest.raises(gr.Error, match="Question is empty"):  # an error, as in search
-        app.ask_question(store, "s", "   ", 3)
+        web.ask_question(store, "s", "   ", 3)
     # A caller without a session asks the bundled article only, and makes no session.
-    assert app.ask_question(store, None, QUESTION, 3, None, "mine")["found"] is not None
+    assert web.ask_question(store, None, QUESTION, 3, None, "mine")["found"] is not None
     assert len(store) == 0
 
 
-@pytest.mark.parametrize("k", [0, -1, app.MAX_K + 1, True, 2.5, "3", None])
-def test_ask_rejects_a_bad_k_with_a_clear_message(store: qa.SessionStore, k: object) -> None:
-    with pytest.raises(gr.Error, match=rf"k must be a whole number from 1 to {app.MAX_K}"):
-        app.ask_question(store, "s", QUESTION, k)  # type: ignore[arg-type]
+@pytest.mark.parametrize("k", [0, -1, MAX_K + 1, True, 2.5, "3", None])
+def test_ask_rejects_a_bad_k_with_a_clear_message(store: SessionStore, k: object) -> None:
+    with pytest.raises(gr.Error, match=rf"k must be a whole number from 1 to {MAX_K}"):
+        web.ask_question(store, "s", QUESTION, k)  # type: ignore[arg-type]
 
 
-def test_ask_rejects_a_bad_history_or_scope(store: qa.SessionStore) -> None:
+def test_ask_rejects_a_bad_history_or_scope(store: SessionStore) -> None:
     with pytest.raises(gr.Error, match="History must hold strings"):
-        app.ask_question(store, "s", QUESTION, 3, [1])  # type: ignore[list-item]
+        web.ask_question(store, "s", QUESTION, 3, [1])  # type: ignore[list-item]
     with pytest.raises(gr.Error, match=r"[Ss]cope"):
-        app.ask_question(store, "s", QUESTION, 3, None, "everything")
+        web.ask_question(store, "s", QUESTION, 3, None, "everything")
 
 
-def test_add_document_needs_a_session(store: qa.SessionStore) -> None:
-    demo = app.build_app(store.retriever("-", "bundled"), store)
+def test_add_document_needs_a_session(store: SessionStore) -> None:
+    demo = web.build_app(store.retriever("-", "bundled"), store)
     (fn,) = [f for f in demo.fns.values() if f.api_name == "add_document"]
     with pytest.raises(gr.Error, match="needs a session"):
         fn.fn("Title\nSome text.", "x.txt", None)
 
 
 def test_the_queue_does_not_rebuild_its_summary_after_every_event(
-    store: qa.SessionStore,
+    store: SessionStore,
 ) -> None:
     # Gradio's default rebuilt a table of 10,000 events per event: make load's rate fell
     # from 67 to 41 to 35 answered/s over runs against one app (docs/milvus.md).
-    demo = app.build_app(store.retriever("-", "bundled"), store)
-    assert demo._queue.ANAYLTICS_CACHE_FREQUENCY >= app.ANALYTICS_EVERY  # Gradio's spelling
+    demo = web.build_app(store.retriever("-", "bundled"), store)
+    assert demo._queue.ANAYLTICS_CACHE_FREQUENCY >= web.ANALYTICS_EVERY  # Gradio's spelling
 
 
-def test_ask_reads_a_follow_up_with_its_history(store: qa.SessionStore) -> None:
-    result = app.ask_question(store, "s", "And France?", 3, [QUESTION])
+def test_ask_reads_a_follow_up_with_its_history(store: SessionStore) -> None:
+    result = web.ask_question(store, "s", "And France?", 3, [QUESTION])
     assert result["read_as"] == "How many troops does France have in Mali?"
 
 
@@ -134,7 +123,7 @@ EXAMPLE_ANSWERS = {
 
 @pytest.mark.slow
 def test_every_example_is_answered_right_first(real_retriever: qa.Retriever) -> None:
-    assert list(EXAMPLE_ANSWERS) == app.EXAMPLES, "each example needs its expected answer here"
+    assert list(EXAMPLE_ANSWERS) == web.EXAMPLES, "each example needs its expected answer here"
     for question, expected in EXAMPLE_ANSWERS.items():
         answer = real_retriever.ask(question)
         if expected is None:
@@ -146,8 +135,8 @@ def test_every_example_is_answered_right_first(real_retriever: qa.Retriever) -> 
         assert answer.answer.key == key, question
 
 
-def test_search_returns_the_api_fields(store: qa.SessionStore) -> None:
-    passages = app.search_passages(store, "s", QUESTION, 3)
+def test_search_returns_the_api_fields(store: SessionStore) -> None:
+    passages = web.search_passages(store, "s", QUESTION, 3)
     assert len(passages) == 3
     for passage in passages:
         assert {"text", "score", "source", "title", "start", "end", "answer"} <= set(passage)
@@ -157,20 +146,20 @@ def test_search_returns_the_api_fields(store: qa.SessionStore) -> None:
     json.dumps(passages)  # JSON, as the endpoint sends it
 
 
-@pytest.mark.parametrize("k", [0, -1, app.MAX_K + 1, 10**9, True, 2.5, "3", None])
-def test_search_rejects_a_bad_k_with_a_clear_message(store: qa.SessionStore, k: object) -> None:
-    with pytest.raises(gr.Error, match=rf"k must be a whole number from 1 to {app.MAX_K}"):
-        app.search_passages(store, "s", QUESTION, k)  # type: ignore[arg-type]
+@pytest.mark.parametrize("k", [0, -1, MAX_K + 1, 10**9, True, 2.5, "3", None])
+def test_search_rejects_a_bad_k_with_a_clear_message(store: SessionStore, k: object) -> None:
+    with pytest.raises(gr.Error, match=rf"k must be a whole number from 1 to {MAX_K}"):
+        web.search_passages(store, "s", QUESTION, k)  # type: ignore[arg-type]
 
 
-def test_search_rejects_an_empty_question_with_a_clear_message(store: qa.SessionStore) -> None:
+def test_search_rejects_an_empty_question_with_a_clear_message(store: SessionStore) -> None:
     with pytest.raises(gr.Error, match="Question is empty"):
-        app.search_passages(store, "s", "  ", 3)
+        web.search_passages(store, "s", "  ", 3)
 
 
-def test_search_accepts_every_k_in_range(store: qa.SessionStore) -> None:
-    assert len(app.search_passages(store, "s", QUESTION, 1)) == 1
-    assert 1 <= len(app.search_passages(store, "s", QUESTION, app.MAX_K)) <= app.MAX_K
+def test_search_accepts_every_k_in_range(store: SessionStore) -> None:
+    assert len(web.search_passages(store, "s", QUESTION, 1)) == 1
+    assert 1 <= len(web.search_passages(store, "s", QUESTION, MAX_K)) <= MAX_K
 
 
 # --- Spaces configuration -------------------------------------------------------------
@@ -283,7 +272,7 @@ def test_ask_endpoint_rejects_a_bad_k(client) -> None:
 @pytest.mark.slow
 def test_the_api_page_describes_each_parameter_and_result(client) -> None:
     info = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert set(info) == {"/ask", "/search", "/add_document"}
+    assert set(info) == {"/ask", "/search", "/add_document", "/add_url"}
     for endpoint in (info["/ask"], info["/search"]):
         parameters = {p["parameter_name"]: p for p in endpoint["parameters"]}
         assert "plain words" in parameters["question"]["python_type"]["description"]
@@ -298,19 +287,19 @@ def test_the_api_page_describes_each_parameter_and_result(client) -> None:
 
 @pytest.mark.slow
 def test_chat_through_gradio_client_answers_and_follows_up(client) -> None:
-    textbox, history, _ = client.predict(QUESTION, [], "both", api_name="/chat")
+    textbox, history, _, _ = client.predict(QUESTION, [], "both", api_name="/chat")
     assert textbox == ""
     assert history[0]["role"] == "user" and text_of(history[0]) == QUESTION
     assert '<mark class="qa-key">about 12,000 troops</mark>' in text_of(history[1])
 
     follow_up = "How many French soldiers died in Mali?"
-    _, after, _ = client.predict(follow_up, history, "both", api_name="/chat")
+    _, after, _, _ = client.predict(follow_up, history, "both", api_name="/chat")
     assert after[: len(history)] == history
     assert text_of(after[len(history)]) == follow_up
     assert '<mark class="qa-key">48 of them</mark>' in text_of(after[len(history) + 1])
 
     # A follow-up leans on the questions before it, and says how it was read.
-    _, last, _ = client.predict(
+    _, last, _, _ = client.predict(
         "And how many were killed in total?", after, "both", api_name="/chat"
     )
     assert "Read as:" in text_of(last[-1])
@@ -356,17 +345,17 @@ def test_two_clients_never_see_each_others_documents(served: str) -> None:
 
 @pytest.mark.slow
 def test_chat_handles_empty_huge_and_hostile_questions(client) -> None:
-    _, history, _ = client.predict("", [], "both", api_name="/chat")
+    _, history, _, _ = client.predict("", [], "both", api_name="/chat")
     assert [m["role"] for m in history] == ["assistant"]
     assert text_of(history[0]).startswith("Type a question")
 
     huge = ("How many troops does the UN have in Mali? " * 2400)[:100_000]
-    _, history, _ = client.predict(huge, [], "both", api_name="/chat")
+    _, history, _, _ = client.predict(huge, [], "both", api_name="/chat")
     assert "100,000 characters in all" in text_of(history[0])
     assert len(history) == 2
 
     hostile = "<img src=x onerror=window.__pwned=1> <script>window.__pwned=2</script>"
-    _, history, _ = client.predict(hostile, [], "both", api_name="/chat")
+    _, history, _, _ = client.predict(hostile, [], "both", api_name="/chat")
     assert text_of(history[0]).startswith("&lt;img src=x onerror=window.\\_\\_pwned=1&gt;")
     assert all("<script" not in text_of(m) and "<img" not in text_of(m) for m in history)
 

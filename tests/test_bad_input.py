@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.cache import MANIFEST
-from qa.corpus import CorpusError
+from qa.index.cache import MANIFEST
+from qa.ingest.corpus import CorpusError
+from qa.limits import MAX_K
 
 UN_TROOPS = "How many troops does the UN have in Mali?"
 
@@ -101,10 +102,13 @@ def test_bad_k_is_refused_with_its_name(real_retriever, k):
 
 
 @pytest.mark.slow
-def test_huge_k_returns_every_passage_once(real_retriever):
-    hits = real_retriever.search(UN_TROOPS, k=10**9)
+def test_the_most_k_returns_every_passage_of_the_article_once(real_retriever):
+    assert len(real_retriever.passages) <= MAX_K
+    hits = real_retriever.search(UN_TROOPS, k=MAX_K)
     assert len(hits) == len(real_retriever.passages)
     assert len({(h.source, h.start) for h in hits}) == len(hits)
+    with pytest.raises(ValueError, match=f"k must be a whole number from 1 to {MAX_K}"):
+        real_retriever.search(UN_TROOPS, k=10**9)  # one limit on every surface
 
 
 @pytest.mark.slow

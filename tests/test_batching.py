@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import qa
-from qa.batching import Batcher
-from qa.evaluation import load_questions
+from qa.cli import DEFAULT_FOLLOWUPS, DEFAULT_QUESTIONS
+from qa.evaluation.quality import load_questions
+from qa.serve.batching import Batcher
 
-QUESTIONS = [q.question for q in load_questions(Path(__file__).parent / "questions.jsonl")]
-FOLLOWUPS = load_questions(Path(__file__).parent / "followups.jsonl")
+QUESTIONS = [q.question for q in load_questions(DEFAULT_QUESTIONS)]
+FOLLOWUPS = load_questions(DEFAULT_FOLLOWUPS)
 
 
 def key(hits: list[qa.Hit]) -> list[tuple[str, int, int, int, int]]:

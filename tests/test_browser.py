@@ -367,6 +367,18 @@ def test_a_pasted_link_is_read_then_answered(page, shots, capsys) -> None:
         )
 
 
+def test_a_document_of_ones_own_is_removed_from_the_panel(page) -> None:
+    page.get_by_text("Your own articles").click()
+    page.locator("#qa-paste textarea").fill("Harbour notes\nThe ferry runs twice a day.")
+    page.get_by_role("button", name="Add the pasted text").click()
+    page.locator("#qa-listing", has_text="Pasted text 1").wait_for()
+    page.locator("#qa-remove-choice input").click()
+    page.get_by_role("option", name="Pasted text 1").click()
+    page.locator("#qa-remove").click()
+    page.locator("[data-testid=bot]", has_text="Removed Pasted text 1").wait_for()
+    page.locator("#qa-listing", has_text="No document of yours yet").wait_for()
+
+
 def test_a_follow_up_says_how_it_was_read(page) -> None:
     ask(page, UN)
     last_reply(page).locator(".qa-card").wait_for()

@@ -1,4 +1,4 @@
-"""The article ships inside the package (qa/data/corpus), a copy of corpus/, and is what
+"""The article ships inside the package (qa/ingest/bundled), a copy of corpus/, and is what
 qa answers from when no corpus folder is given or found."""
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ def files(folder: Path) -> dict[str, bytes]:
 
 
 def test_the_bundled_article_is_corpus_byte_for_byte():
-    # corpus/ is the source of truth: change it, then copy it to qa/data/corpus.
+    # corpus/ is the source of truth: change it, then copy it to qa/ingest/bundled.
     assert files(BUNDLED_CORPUS) == files(CORPUS), (
-        "qa/data/corpus differs from corpus/: cp corpus/* qa/data/corpus/"
+        "qa/ingest/bundled differs from corpus/: cp corpus/* qa/ingest/bundled/"
     )
 
 
@@ -69,7 +69,7 @@ def test_the_wheel_holds_the_bundled_article(tmp_path):
         packaged = {
             n.split("/")[-1]: archive.read(n)
             for n in archive.namelist()
-            if n.startswith("qa/data/corpus/")
+            if n.startswith("qa/ingest/bundled/")
         }
     assert packaged == files(CORPUS)
 

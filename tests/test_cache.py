@@ -1,4 +1,4 @@
-"""qa.cache: the index on disk is reused only when nothing it was built from changed,
+"""qa.index.cache: the index on disk is reused only when nothing it was built from changed,
 and a damaged cache is rebuilt, never loaded wrong and never a crash."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from conftest import ARTICLE, FakeEmbedder
 
-from qa.building import build_index
-from qa.cache import (
+from qa.files import file_sha256
+from qa.index.building import build_index
+from qa.index.cache import (
     FORMAT_VERSION,
     INDEX_FILE,
     MANIFEST,
@@ -27,9 +28,8 @@ from qa.cache import (
     load_index,
     save_index,
 )
-from qa.chunking import ChunkingConfig
-from qa.corpus import load_corpus
-from qa.files import file_sha256
+from qa.ingest.chunking import ChunkingConfig
+from qa.ingest.corpus import load_corpus
 from qa.retriever import Retriever
 
 QUESTION = "How many troops does the UN have in Mali?"
@@ -289,7 +289,7 @@ def test_failed_write_keeps_serving(corpus_copy, cache, caplog, monkeypatch):
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("qa.cache.write_atomic", full_disk)
+    monkeypatch.setattr("qa.index.cache.write_atomic", full_disk)
     caplog.set_level(logging.WARNING)
     retriever = open_index(corpus_copy, cache)
     assert "No space left on device" in caplog.text

@@ -1,11 +1,11 @@
-"""qa.calibration: how often confident answers and each label were right, and the sweep
+"""qa.evaluation.calibration: how often confident answers and each label were right, and the sweep
 that chooses CONFIDENT_SCORE on dev."""
 
 from __future__ import annotations
 
-from qa import answering
-from qa.calibration import calibrate, choose, format_calibration, format_sweep, sweep
-from qa.evaluation import Outcome, Question
+from qa.answer import answering
+from qa.evaluation.calibration import calibrate, choose, format_calibration, format_sweep, sweep
+from qa.evaluation.quality import Outcome, Question
 
 
 def outcome(

@@ -1,38 +1,25 @@
-"""qa.chat: one turn of the web chat, over a SessionStore with the fake embedder."""
+"""qa.serve.chat: one turn of the web chat, over a SessionStore with the fake embedder."""
 
 from __future__ import annotations
 
 import copy
-import re
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 from documents import make_bomb_pdf, make_scanned_pdf
-from markdown_it import MarkdownIt
+from helpers import tags_in, text_of
 
 import qa
-from qa import chat
-from qa.presentation import question_of, shown_question
+from qa.serve import chat
+from qa.serve.presentation import question_of, shown_question
+from qa.serve.sessions import SessionStore
 
 QUESTION = "How many troops does the UN have in Mali?"
-MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
-
-
-def text_of(message: dict[str, Any]) -> str:
-    content = message["content"]
-    if isinstance(content, str):
-        return content
-    return "".join(block.get("text", "") for block in content)
-
-
-def tags_in(markdown: str) -> set[str]:
-    return set(re.findall(r"<([a-zA-Z][a-zA-Z0-9]*)", MARKDOWN.render(markdown)))
 
 
 @pytest.fixture
-def store(corpus_copy: Path, fake_embedder, tmp_path: Path) -> qa.SessionStore:
+def store(corpus_copy: Path, fake_embedder, tmp_path: Path) -> SessionStore:
     (corpus_copy / "hostile.txt").write_text(
         "<script>window.__pwned=1</script> Hostile <b>headline</b>\n"
         'The UN troops <img src=x onerror="window.__pwned=1"> said **nothing** here.\n',
@@ -41,10 +28,10 @@ def store(corpus_copy: Path, fake_embedder, tmp_path: Path) -> qa.SessionStore:
     retriever = qa.Retriever.from_corpus(
         corpus_copy, embedder=fake_embedder, cache_dir=tmp_path / "cache"
     )
-    return qa.SessionStore(retriever)
+    return SessionStore(retriever)
 
 
-def turn(store: qa.SessionStore, question: str, history=(), scope="both", session="tab"):
+def turn(store: SessionStore, question: str, history=(), scope="both", session="tab"):
     return chat.respond(store, session, question, list(history), scope, example=QUESTION)
 
 
@@ -215,6 +202,19 @@ def test_a_bad_upload_gets_a_clear_message_in_the_chat(store, tmp_path, name, sa
     ],
 )
 def test_a_refusal_is_headed_with_what_was_asked(scope, own, asked):
-    from qa.chat import _asked
+    from qa.serve.chat import _asked
 
     assert _asked(scope, own) == asked
+
+
+def test_a_document_is_removed_and_said_so(store):
+    session = store.create()
+    history = chat.add_text(store, session, "Bakery news\nThe bakery sells bread.", [])[0]
+    [info] = store.documents(session)
+    history = chat.remove(store, session, info.name, history)
+    assert text_of(history[-1]) == f"Removed **{info.name}**: it is no longer asked."
+    assert store.documents(session) == []
+    assert chat.remove(store, session, info.name, history)[-1]["content"].endswith(
+        "is not among your documents any more."
+    )
+    assert chat.remove(store, session, None, history)[-1]["content"].startswith("Choose one")

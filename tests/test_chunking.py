@@ -1,4 +1,4 @@
-"""qa.chunking: passages of whole sentences whose offsets map exactly back to the source."""
+"""qa.ingest.chunking: passages of whole sentences whose offsets map exactly back to the source."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from conftest import CORPUS
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from qa.chunking import ChunkingConfig, chunk_document, leans_on_previous, split_sentences
-from qa.corpus import BoilerplateRules, load_corpus, parse_document
+from qa.ingest.chunking import ChunkingConfig, chunk_document, leans_on_previous, split_sentences
+from qa.ingest.corpus import BoilerplateRules, load_corpus, parse_document
 from qa.types import Document, Passage
 
 RULES = BoilerplateRules.load()

@@ -145,8 +145,8 @@ def test_errors_exit_2_with_the_message(tmp_path, args, message):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["ask", QUESTION, "-k", "0"], "qa: error: k must be >= 1, got 0"),
-        (["ask", QUESTION, "-k", "-3"], "qa: error: k must be >= 1, got -3"),
+        (["ask", QUESTION, "-k", "0"], "qa: error: k must be a whole number from 1 to 20, got 0"),
+        (["ask", QUESTION, "-k", "-3"], "qa: error: k must be a whole number from 1 to 20, got -3"),
         (["ask", ""], "qa: error: question is empty"),
         (
             ["ask", QUESTION, "--corpus", "/no/such/corpus"],

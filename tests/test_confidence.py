@@ -1,19 +1,19 @@
-"""qa.confidence: what gives away an answer sentence that answers another question."""
+"""qa.answer.confidence: what gives away an answer sentence that answers another question."""
 
 from __future__ import annotations
 
 import pytest
 
-from qa import answering
-from qa.confidence import (
+from qa.answer import answering
+from qa.answer.confidence import (
     confidence_doubt,
     is_bare_group,
     names_in,
     question_names,
 )
-from qa.lexical import words
-from qa.phrase_patterns import speaks_of_the_future
-from qa.question_kind import asks_about_the_future
+from qa.answer.phrase_patterns import speaks_of_the_future
+from qa.answer.question_kind import asks_about_the_future
+from qa.index.lexical import words
 from qa.types import Hit
 
 UN = "Olivier Salgado spoke for the UN mission. It currently has about 12,000 troops."

@@ -1,4 +1,4 @@
-"""qa.conversation: follow-ups completed from the questions before them, and questions
+"""qa.answer.conversation: follow-ups completed from the questions before them, and questions
 that stand alone left exactly as typed. No model: these are the rules themselves."""
 
 from __future__ import annotations
@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.conversation import MAX_HISTORY, read_in_context
-from qa.evaluation import load_questions
+from qa.answer.conversation import MAX_HISTORY, read_in_context
+from qa.cli import DEFAULT_FOLLOWUPS, DEFAULT_QUESTIONS
+from qa.evaluation.quality import load_questions
 
 UN = "How many troops does the UN have in Mali?"
 
@@ -232,7 +232,7 @@ def test_nothing_to_borrow_leaves_the_question_alone():
 def test_the_shipped_question_set_is_never_rewritten_after_another_of_its_questions():
     """The main set's stand-alone questions, each after every other one: no cue, no
     change."""
-    questions = [q.question for q in load_questions(ROOT / "tests" / "questions.jsonl")]
+    questions = [q.question for q in load_questions(DEFAULT_QUESTIONS)]
     for question in questions:
         for previous in questions:
             if previous != question:
@@ -240,7 +240,7 @@ def test_the_shipped_question_set_is_never_rewritten_after_another_of_its_questi
 
 
 def test_follow_up_set_standalone_lines_are_kept():
-    for line in (ROOT / "tests" / "followups.jsonl").read_text("utf-8").splitlines():
+    for line in DEFAULT_FOLLOWUPS.read_text("utf-8").splitlines():
         item = json.loads(line)
         if item.get("standalone"):
             assert read_in_context(item["question"], item["history"]) == item["question"]

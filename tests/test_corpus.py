@@ -1,4 +1,4 @@
-"""qa.corpus: reading a corpus folder into documents, and refusing bad input clearly."""
+"""qa.ingest.corpus: reading a corpus folder into documents, and refusing bad input clearly."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from conftest import ARTICLE, CORPUS, ROOT
 from documents import ARTICLE_HTML, make_pdf, make_scanned_pdf
 
-from qa.chunking import chunk_document
-from qa.corpus import (
+from qa.ingest.chunking import chunk_document
+from qa.ingest.corpus import (
     BoilerplateRules,
     CorpusError,
     documents_from_texts,
@@ -175,7 +175,7 @@ def test_file_with_nothing_to_search(tmp_path):
 def test_other_file_types_are_skipped_with_a_warning(tmp_path, caplog, name):
     write(tmp_path / "a.txt", "A headline\n" + BODY)
     write(tmp_path / name, b"\x00\x01 not a document")
-    with caplog.at_level(logging.WARNING, logger="qa.corpus"):
+    with caplog.at_level(logging.WARNING, logger="qa.ingest.corpus"):
         documents = load_corpus(tmp_path)
     assert [d.source for d in documents] == ["a.txt"]
     assert f"Skipping {name}: not a document type" in caplog.text
@@ -187,7 +187,7 @@ def test_other_file_types_are_skipped_with_a_warning(tmp_path, caplog, name):
 def test_duplicate_content_is_skipped(tmp_path, caplog):
     write(tmp_path / "a.txt", "A headline\n" + BODY)
     write(tmp_path / "b.txt", "A headline\n" + BODY)
-    with caplog.at_level(logging.WARNING, logger="qa.corpus"):
+    with caplog.at_level(logging.WARNING, logger="qa.ingest.corpus"):
         documents = load_corpus(tmp_path)
     assert [d.source for d in documents] == ["a.txt"]
     assert "Skipping b.txt: same content as a.txt" in caplog.text
@@ -200,7 +200,7 @@ def test_symlinks_outside_the_corpus_are_not_followed(tmp_path, caplog):
     write(outside / "secret.txt", "Secret headline\nThe password is swordfish, they said.\n")
     os.symlink(outside / "secret.txt", corpus / "secret.txt")
     os.symlink(outside, corpus / "linked-folder")
-    with caplog.at_level(logging.WARNING, logger="qa.corpus"):
+    with caplog.at_level(logging.WARNING, logger="qa.ingest.corpus"):
         documents = load_corpus(corpus)
     assert [d.source for d in documents] == ["a.txt"]
     assert not any("swordfish" in d.text for d in documents)
@@ -324,7 +324,7 @@ def test_a_pdf_without_text_in_the_corpus_is_an_error_that_names_it(tmp_path):
 
 def test_a_pdf_with_a_text_name_is_read_as_a_pdf(tmp_path, caplog):
     write(tmp_path / "report.txt", make_pdf())
-    with caplog.at_level(logging.WARNING, logger="qa.corpus"):
+    with caplog.at_level(logging.WARNING, logger="qa.ingest.corpus"):
         [document] = load_corpus(tmp_path)
     assert "Herders from northern Burkina Faso" in document.text
     assert "holds a PDF, not plain text: read as pdf" in caplog.text
@@ -357,7 +357,7 @@ def test_documents_from_texts_refuses_bad_texts(texts, message):
 
 
 def test_documents_from_texts_skips_a_repeated_text(caplog):
-    with caplog.at_level(logging.WARNING, logger="qa.corpus"):
+    with caplog.at_level(logging.WARNING, logger="qa.ingest.corpus"):
         documents = documents_from_texts({"a.txt": "H\n" + BODY, "b.txt": "H\n" + BODY})
     assert [d.source for d in documents] == ["a.txt"]
     assert "Skipping b.txt: same content as a.txt" in caplog.text

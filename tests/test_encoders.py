@@ -1,4 +1,4 @@
-"""qa.encoders: the one place that chooses between ONNX Runtime and PyTorch."""
+"""qa.index.encoders: the one place that chooses between ONNX Runtime and PyTorch."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import qa.encoders
-from qa.embedding import SentenceTransformerEmbedder
-from qa.encoders import default_encoder, make_embedder
-from qa.onnx_embedding import OnnxEmbedder
+import qa.index.encoders
+from qa.index.encoders import default_encoder, make_embedder
+from qa.index.onnx_encoder import OnnxEmbedder
+from qa.index.torch_encoder import SentenceTransformerEmbedder
 
 
 def test_onnx_runtime_is_the_default_where_installed(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.delenv("QA_ENCODER", raising=False)
     assert default_encoder() == "onnx"  # a dependency of qa: installed with it
     assert isinstance(make_embedder(cache_dir=tmp_path), OnnxEmbedder)
-    monkeypatch.setattr(qa.encoders.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(qa.index.encoders.importlib.util, "find_spec", lambda name: None)
     assert default_encoder() == "torch"
     assert isinstance(make_embedder(cache_dir=tmp_path), SentenceTransformerEmbedder)
 
@@ -37,7 +37,7 @@ def test_the_setting_wins(monkeypatch, tmp_path: Path) -> None:
 
 
 def test_auto_keeps_pytorch_for_a_model_onnx_cannot_run(caplog) -> None:
-    caplog.set_level(logging.INFO, logger="qa.encoders")
+    caplog.set_level(logging.INFO, logger="qa.index.encoders")
     embedder = make_embedder("some-user/some-hub-model", encoder="auto")
     assert isinstance(embedder, SentenceTransformerEmbedder)
     assert "Encoding with PyTorch" in caplog.text and "hub name" in caplog.text
@@ -48,7 +48,7 @@ def test_auto_falls_back_to_pytorch_when_the_export_fails(monkeypatch, tmp_path,
     def broken(model, path):
         raise RuntimeError("exporter broke")
 
-    monkeypatch.setattr("qa.onnx_embedding._export_graph", broken)
+    monkeypatch.setattr("qa.index.onnx_encoder._export_graph", broken)
     auto = make_embedder(encoder="auto", cache_dir=tmp_path)
     texts = ["How many troops does the UN have in Mali?", "Café au lait, 東京"]
     vectors = auto.encode_queries(texts)

@@ -1,4 +1,4 @@
-"""qa.evaluation: question files, answer matching, metrics by hand, and the table."""
+"""qa.evaluation.quality: question files, answer matching, metrics by hand, and the table."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, ROOT
+from conftest import CORPUS
 
 import qa
-from qa.evaluation import (
+from qa.answer.search import MODES
+from qa.cli import DEFAULT_FOLLOWUPS, DEFAULT_QUESTIONS
+from qa.evaluation.quality import (
     Outcome,
     Question,
     QuestionSetError,
@@ -20,7 +22,6 @@ from qa.evaluation import (
     run,
     summarize,
 )
-from qa.retriever import MODES
 
 
 def _write(tmp_path: Path, lines: list[str]) -> Path:
@@ -69,7 +70,7 @@ def test_load_questions_reports_a_missing_or_empty_file(tmp_path):
 
 
 def test_shipped_question_set_is_valid_and_large_enough():
-    questions = load_questions(ROOT / "tests" / "questions.jsonl")
+    questions = load_questions(DEFAULT_QUESTIONS)
     article = (CORPUS / "france-allies-begin-military-withdrawal-from-mali.txt").read_text("utf-8")
     assert len(questions) >= 60
     assert sum(not q.answerable for q in questions) >= 10
@@ -195,7 +196,7 @@ def test_load_questions_names_a_bad_history(tmp_path, extra, message):
 
 
 def test_shipped_follow_up_set_is_valid_and_large_enough():
-    questions = load_questions(ROOT / "tests" / "followups.jsonl")
+    questions = load_questions(DEFAULT_FOLLOWUPS)
     article = (CORPUS / "france-allies-begin-military-withdrawal-from-mali.txt").read_text("utf-8")
     assert len(questions) >= 40 and all(q.history for q in questions)
     assert {q.split for q in questions} == {"dev", "heldout"}

@@ -1,4 +1,4 @@
-"""qa.extraction: a file read by what it is, and a message a person can act on for every
+"""qa.ingest.extraction: a file read by what it is, and a message a person can act on for every
 file that cannot be read. Real PDFs and pages, made in tests/documents.py."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from documents import (
     make_scanned_pdf,
 )
 
-from qa.extraction import (
+from qa.ingest.extraction import (
     MAX_PDF_PAGES,
     DocumentError,
     _reflow,

@@ -1,4 +1,4 @@
-"""Fetching an article by its link (qa.fetching, qa.link_safety), against a real HTTP
+"""Fetching an article by its link (qa.ingest.fetching, qa.ingest.link_safety), against a real HTTP
 server on loopback (tests/news_site.py): real sockets, real redirects, real timeouts.
 
 Loopback is private, so the tests that must reach the site pass ``allow_private=True``
@@ -20,10 +20,10 @@ from importlib import metadata
 import pytest
 from news_site import NEWS, NewsSite
 
-from qa import link_safety
-from qa.extraction import DocumentError, extract
-from qa.fetching import fetch_document
-from qa.link_safety import FetchError, address_problem
+from qa.ingest import link_safety
+from qa.ingest.extraction import DocumentError, extract
+from qa.ingest.fetching import fetch_document
+from qa.ingest.link_safety import FetchError, address_problem
 
 ARTICLE = "/local/harbour-reopens-after-storm"
 ADVICE = "Whoever runs qa can allow intranet links with QA_ALLOW_PRIVATE_URLS=1."

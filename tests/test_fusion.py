@@ -1,11 +1,11 @@
-"""qa.fusion: the convex blend and reciprocal-rank fusion, checked by hand."""
+"""qa.answer.fusion: the convex blend and reciprocal-rank fusion, checked by hand."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from qa.fusion import LEXICAL_WEIGHT, RRF_K, convex_fusion, reciprocal_rank_fusion
+from qa.answer.fusion import LEXICAL_WEIGHT, RRF_K, convex_fusion, reciprocal_rank_fusion
 
 
 def test_convex_fusion_is_the_weighted_mean():

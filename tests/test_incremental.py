@@ -18,8 +18,9 @@ import pytest
 from conftest import ARTICLE, FakeEmbedder
 
 import qa
-from qa import building, stopping
-from qa.cache import (
+from qa import stopping
+from qa.index import building
+from qa.index.cache import (
     INDEX_FILE,
     MANIFEST,
     PASSAGES_FILE,
@@ -27,7 +28,7 @@ from qa.cache import (
     embeddings_folder,
     index_folder,
 )
-from qa.chunking import split_sentences
+from qa.ingest.chunking import split_sentences
 
 DOCUMENTS = 1_000
 INDEX_FILES = (PASSAGES_FILE, INDEX_FILE, SENTENCES_FILE, "sentence_rows.npy")
@@ -193,14 +194,14 @@ def test_a_deleted_document_never_shows_up_again(corpus, tmp_path):
     retriever = build(corpus, tmp_path / "cache", embedder)
     assert embedder.texts == []  # nothing new to embed
     assert "dispatch-0321.txt" not in retriever.documents
-    hits = retriever.search(question, k=100)
+    hits = retriever.search(question, k=20)
     assert all(h.source != "dispatch-0321.txt" for h in hits)
     # Its stored vectors are gone too, so nothing can bring it back.
     assert retriever.cache_folder is not None
     assert len(list(embeddings_folder(retriever.cache_folder).glob("*/*.npy"))) == DOCUMENTS - 1
     reloaded = build(corpus, tmp_path / "cache")
     assert reloaded.from_cache
-    assert all(h.source != "dispatch-0321.txt" for h in reloaded.search(question, k=100))
+    assert all(h.source != "dispatch-0321.txt" for h in reloaded.search(question, k=20))
     assert_same_as_full_rebuild(retriever, corpus, tmp_path)
 
 
@@ -373,8 +374,8 @@ def test_qa_build_stopped_by_kill_leaves_the_last_index_whole(tmp_path):
 def test_adding_many_vectors_shows_progress(capsys):
     """Training and filling an IVF index of a million passages takes a minute: a bar
     counts the passages added, in steps of the store's batch."""
-    from qa.building import _add_vectors
-    from qa.index import ADD_BATCH, FaissStore
+    from qa.index.building import _add_vectors
+    from qa.index.faiss_store import ADD_BATCH, FaissStore
 
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(ADD_BATCH + 10, 8)).astype(np.float32)

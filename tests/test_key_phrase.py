@@ -1,4 +1,4 @@
-"""qa.key_phrase: the words of an answer sentence that are the answer."""
+"""qa.answer.key_phrase: the words of an answer sentence that are the answer."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa.answering import expected_answer
-from qa.key_phrase import find_key_phrase, gives_reason, has_place
-from qa.question_kind import KINDS
+from qa.answer.answering import expected_answer
+from qa.answer.key_phrase import find_key_phrase, gives_reason, has_place
+from qa.answer.question_kind import KINDS
 
 UN = "It currently has about 12,000 troops in the country, according to its website."
 SAHEL = (

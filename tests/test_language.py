@@ -1,4 +1,4 @@
-"""Questions not in English (qa.language): refused with the language named, nothing
+"""Questions not in English (qa.answer.language): refused with the language named, nothing
 quoted, through ``Retriever.ask`` and ``ask_batch``; every English question of the
 question sets stays English, short ones and French names included."""
 
@@ -11,26 +11,30 @@ import pytest
 from conftest import ROOT
 
 import qa
-from qa.language import MIN_WORDS, NAMES, detect, not_english, word_count
+from qa.answer.language import MIN_WORDS, NAMES, detect, not_english, word_count
+from qa.cli import DEFAULT_FOLLOWUPS, DEFAULT_QUESTIONS
 
 FOUR = ("French", "Spanish", "German", "Italian")
 
 
 def _rows(name: str) -> list[dict]:
-    return [json.loads(line) for line in (ROOT / "tests" / name).read_text("utf-8").splitlines()]
+    return [
+        json.loads(line)
+        for line in (ROOT / "qa" / "evaluation" / "sets" / name).read_text("utf-8").splitlines()
+    ]
 
 
 def english_questions() -> list[str]:
     """Every question, and every earlier question of a follow-up, of both question
     sets, and the English rows of tests/data/languages.jsonl."""
     found: dict[str, None] = {}
-    for row in _rows("questions.jsonl") + _rows("followups.jsonl"):
+    for row in _rows(DEFAULT_QUESTIONS) + _rows(DEFAULT_FOLLOWUPS):
         found.update(dict.fromkeys([*row.get("history", []), row["question"]]))
     found.update(dict.fromkeys(r["question"] for r in LANGUAGES if r["language"] == "English"))
     return list(found)
 
 
-LANGUAGES = _rows("data/languages.jsonl")
+LANGUAGES = _rows(ROOT / "tests" / "data" / "languages.jsonl")
 OTHERS = [r for r in LANGUAGES if r["language"] != "English"]
 
 

@@ -1,4 +1,4 @@
-"""qa.lexical: terms, typo tolerance, and BM25 scores checked against a hand computation."""
+"""qa.index.lexical: terms, typo tolerance, and BM25 scores checked against a hand computation."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import ARTICLE
 
-from qa.lexical import STOPWORDS, LexicalIndex, QueryTerms, content_words, words
+from qa.index.lexical import STOPWORDS, LexicalIndex, QueryTerms, content_words, words
 
 TEXTS = [
     "About 4,300 French soldiers serve in the Sahel.",

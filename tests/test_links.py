@@ -17,8 +17,8 @@ from news_site import NewsSite
 from served_app import serve_app
 
 import qa
-from qa import chat
-from qa.sessions import SessionStore
+from qa.serve import chat
+from qa.serve.sessions import SessionStore
 
 HARBOUR = "/local/harbour-reopens-after-storm"
 QUESTION = "What was the barge carrying?"

@@ -21,15 +21,11 @@ from conftest import CORPUS, FakeEmbedder
 from test_incremental import CountingEmbedder, signature, write_corpus
 
 import qa
-from qa.chunking import ChunkingConfig
-from qa.milvus_store import (
-    MilvusSettings,
-    MilvusStore,
-    StoreError,
-    collection_name,
-    connect,
-    vector_store_name,
-)
+from qa.cli import DEFAULT_FOLLOWUPS, DEFAULT_QUESTIONS
+from qa.index.milvus_connection import MilvusSettings, StoreError, collection_name, connect
+from qa.index.milvus_store import MilvusStore
+from qa.index.stores import vector_store_name
+from qa.ingest.chunking import ChunkingConfig
 
 WORKER = Path(__file__).resolve().parent / "milvus_worker.py"
 DOCUMENTS = 40
@@ -98,13 +94,13 @@ def test_hybrid_parity_with_faiss_on_the_question_set(milvus, tmp_path):
     """The real model and article: every question and follow-up gets the same passages,
     the same answer sentence, the same scores, and qa eval the same tables."""
     from qa.cli import HISTORY_CHECK_SEED
-    from qa.conversation_eval import history_regressions, report_followups, run_followups
-    from qa.evaluation import load_questions, report
-    from qa.evaluation import run as run_questions
+    from qa.evaluation.followups import history_regressions, report_followups, run_followups
+    from qa.evaluation.quality import load_questions, report
+    from qa.evaluation.quality import run as run_questions
 
     reference = faiss(CORPUS, tmp_path / "faiss", None)
     held = qa.Retriever.from_corpus(CORPUS, cache_dir=tmp_path / "milvus")
-    questions = load_questions(Path(__file__).parent / "questions.jsonl")
+    questions = load_questions(DEFAULT_QUESTIONS)
     for question in questions:
         for mode in ("hybrid", "dense", "lexical"):
             a = reference.with_mode(mode).ask(question.question, 5)
@@ -119,7 +115,7 @@ def test_hybrid_parity_with_faiss_on_the_question_set(milvus, tmp_path):
     assert without_time[0] == without_time[1]
     # The follow-up rows of qa eval: each follow-up read the same way, with the same
     # passages, and the same table and history check.
-    followups = load_questions(Path(__file__).parent / "followups.jsonl")
+    followups = load_questions(DEFAULT_FOLLOWUPS)
     for question in followups:
         a = reference.ask(question.question, 5, question.history)
         b = held.ask(question.question, 5, question.history)
@@ -345,7 +341,7 @@ def test_ivf_on_lite_and_hnsw_refused_there(milvus, tmp_path):
         index_kind="ivf",
         index_params={"nlist": 4, "nprobe": 4},  # every list: exact
     )
-    assert ivf._built.store.params() == {"kind": "ivf", "nlist": 4, "nprobe": 4}
+    assert ivf.built.store.params() == {"kind": "ivf", "nlist": 4, "nprobe": 4}
     reference = faiss(corpus, tmp_path / "faiss", FakeEmbedder())
     assert spans(ivf.search(signature(9), 3)) == spans(reference.search(signature(9), 3))
     with pytest.raises(StoreError, match="Milvus Lite has no HNSW"):

@@ -1,4 +1,4 @@
-"""Overview questions (qa.overview): "What is this article about?" gets the lead and the
+"""Overview questions (qa.answer.overview): "What is this article about?" gets the lead and the
 most central sentences by LexRank, quoted at their offsets, in article order, as
 ``kind: "overview"``; one per document asked; an "In brief" card in the chat."""
 
@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 
 import qa
-from qa import chat, presentation
-from qa.overview import (
+from qa.answer.overview import (
     CENTRAL_SENTENCES,
     CENTRAL_SENTENCES_EACH,
     MAX_DOCUMENTS,
     is_overview_question,
     lexrank,
 )
+from qa.serve import chat, presentation
+from qa.serve.sessions import SessionStore
 from qa.types import Answer
 
 OVERVIEW_QUESTIONS = [
@@ -218,7 +219,7 @@ def test_a_question_not_in_english_gets_its_own_card() -> None:
 
 
 def test_a_document_added_in_the_chat_is_shown_in_brief_first(real_retriever) -> None:
-    store = qa.SessionStore(real_retriever)
+    store = SessionStore(real_retriever)
     history, added = chat.add_text(store, "tab", TRAM, [])
     (said,) = history
     content = said["content"]

@@ -1,4 +1,4 @@
-"""qa.presentation: what the chat shows is exactly the article's (or the person's) text.
+"""qa.serve.presentation: what the chat shows is exactly the article's (or the person's) text.
 
 A CommonMark renderer (markdown-it-py) is the oracle: escaped text must render to the
 same characters, with no tag but those the presentation writes itself. The browser
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 import qa
-from qa.presentation import (
+from qa.serve.presentation import (
     SHOWN_QUESTION_CHARS,
     Mark,
     describe,
@@ -250,7 +250,7 @@ def test_strength_is_words_first() -> None:
 
 def test_document_view_marks_every_passage_in_place(retriever: qa.Retriever) -> None:
     document = retriever.documents["hostile.txt"]
-    hits = [h for h in retriever.search("troops UN", k=50) if h.source == "hostile.txt"]
+    hits = [h for h in retriever.search("troops UN", k=20) if h.source == "hostile.txt"]
     view = document_view(document.text, hits, [str(i) for i in range(1, len(hits) + 1)])
     shown, tags = render(view)
     assert tags <= {"p", "mark", "span", "b"}

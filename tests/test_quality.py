@@ -9,17 +9,17 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import CORPUS, ROOT
+from conftest import CORPUS
 
-from qa import answering
-from qa.calibration import CalibrationRow, calibrate, choose, sweep
-from qa.cli import main
-from qa.evaluation import Metrics, Outcome, load_questions, report, run
-from qa.retriever import MODES
+from qa.answer import answering
+from qa.answer.search import MODES
+from qa.cli import DEFAULT_QUESTIONS, main
+from qa.evaluation.calibration import CalibrationRow, calibrate, choose, sweep
+from qa.evaluation.quality import Metrics, Outcome, load_questions, report, run
 
 pytestmark = pytest.mark.slow
 
-QUESTIONS = ROOT / "tests" / "questions.jsonl"
+QUESTIONS = DEFAULT_QUESTIONS
 
 # split -> metric -> floor (ceilings for wrong_abstention and average_chars). The
 # abstention floors fell when questions that share the article's words but that it does

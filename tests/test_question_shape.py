@@ -1,10 +1,10 @@
-"""qa.question_shape: the parts of a question that a follow-up borrows."""
+"""qa.answer.question_shape: the parts of a question that a follow-up borrows."""
 
 from __future__ import annotations
 
 import pytest
 
-from qa.question_shape import is_place, parse
+from qa.answer.question_shape import is_place, parse
 
 
 def texts(phrases):

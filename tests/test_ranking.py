@@ -1,4 +1,4 @@
-"""qa.ranking: the top k of one index's scores."""
+"""qa.answer.ranking: the top k of one index's scores."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.ranking import top_k
+from qa.answer.ranking import top_k
 
 
 @settings(max_examples=300, deadline=None)

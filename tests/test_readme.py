@@ -23,7 +23,7 @@ import pytest
 from conftest import ROOT
 from served_app import serve_app
 
-import qa.api
+import qa.shortcuts
 
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 VENV = ROOT / ".venv"
@@ -32,6 +32,7 @@ VENV = ROOT / ".venv"
 SKIPPED = {
     "make run": "serves until stopped; tests/test_app.py starts the same `python app.py`",
     "make test": "this is make test",
+    "make test-fast": "a part of make test, which this is",
     "make check": "CI runs it right after make test (.ci/run)",
     "make bench": "minutes; tests/test_bench.py runs bench/run.py on the article",
     "make bench FULL=1": "about 40 minutes and 6 GB",
@@ -217,7 +218,7 @@ def test_python_quick_start_does_what_its_comments_say(monkeypatch, tmp_path, ca
     monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv("QA_CORPUS", raising=False)
     monkeypatch.delenv("QA_MODEL", raising=False)
-    monkeypatch.setattr(qa.api, "_default", None)  # the shortcut must build from ./corpus
+    monkeypatch.setattr(qa.shortcuts, "_default", None)  # the shortcut must build from ./corpus
     namespace: dict[str, object] = {}
     exec(compile(code, "README.md (## Python)", "exec"), namespace)
 
@@ -230,4 +231,6 @@ def test_python_quick_start_does_what_its_comments_say(monkeypatch, tmp_path, ca
     assert f"{result.found} {result.message}" in out
     assert namespace["answer"].key == "about 12,000 troops"
     assert namespace["later"].read_as == "How many troops does France have in Mali?"
-    assert qa.api._default is not None and qa.api._default.cache_folder.parent == tmp_path
+    assert (
+        qa.shortcuts._default is not None and qa.shortcuts._default.cache_folder.parent == tmp_path
+    )

@@ -9,8 +9,9 @@ import pytest
 from conftest import ARTICLE, CORPUS, FakeEmbedder
 
 import qa
-import qa.api
-from qa.retriever import MAX_K, Retriever, default_corpus
+import qa.shortcuts
+from qa.limits import MAX_K
+from qa.retriever import Retriever, default_corpus
 
 TROOPS = "It currently has about 12,000 troops in the country, according to its website."
 FRENCH = (
@@ -60,12 +61,14 @@ def test_answer_is_one_of_the_passage_sentences(fake_retriever):
         assert (hit.answer_start, hit.answer_end) in sentences
 
 
-def test_huge_k_is_clamped(fake_retriever):
+def test_k_past_the_limit_is_refused_not_clamped(fake_retriever):
     count = len(fake_retriever.passages)
     assert count < MAX_K
-    hits = fake_retriever.search("troops", k=10**9)
+    hits = fake_retriever.search("troops", k=MAX_K)
     assert len(hits) == count
     assert len({(h.source, h.start) for h in hits}) == count
+    with pytest.raises(ValueError, match=f"k must be a whole number from 1 to {MAX_K}, got"):
+        fake_retriever.search("troops", k=MAX_K + 1)
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t \r\n", "\x00\x01", "\u3000"])
@@ -188,7 +191,7 @@ def test_qa_search_shortcut_uses_qa_corpus(monkeypatch, tmp_path):
     monkeypatch.setenv("QA_CORPUS", str(corpus))
     monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("QA_MODEL", raising=False)
-    monkeypatch.setattr(qa.api, "_default", None)  # the shortcut builds its retriever once
+    monkeypatch.setattr(qa.shortcuts, "_default", None)  # the shortcut builds its retriever once
     [hit] = qa.search("How many kinds of bread are sold?", k=3)
     assert hit.source == "bakery.txt"
     assert hit.answer == "The new bakery sells forty kinds of bread every morning."
@@ -202,7 +205,8 @@ def test_the_query_path_reads_no_file_and_rebuilds_nothing(tmp_path, monkeypatch
 
     import bm25s
 
-    from qa import building, lexical, retriever
+    from qa import retriever
+    from qa.index import building, lexical
 
     r = Retriever.from_corpus(CORPUS, cache_dir=tmp_path, embedder=FakeEmbedder())
 
@@ -249,7 +253,7 @@ def test_from_texts_builds_in_memory_and_writes_nothing(tmp_path, monkeypatch):
 
 
 def test_from_texts_takes_documents_too():
-    from qa.corpus import documents_from_texts
+    from qa.ingest.corpus import documents_from_texts
 
     r = Retriever.from_texts(documents_from_texts(BAKERY), embedder=FakeEmbedder())
     assert r.search("bread", k=1)[0].source == "bakery.txt"

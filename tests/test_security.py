@@ -11,15 +11,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import qa
-from qa.answering import MAX_QUESTION_CHARS, prepare_question
+from qa.answer.question import prepare_question
+from qa.limits import MAX_QUESTION_CHARS
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = [*sorted((ROOT / "qa").glob("*.py")), ROOT / "app.py"]
+SOURCES = [*sorted((ROOT / "qa").rglob("*.py")), ROOT / "app.py"]
 FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__"}
 FORBIDDEN_MODULES = {"pickle", "dill", "joblib", "marshal", "shelve", "cloudpickle"}
 
 
-@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_pickle_no_eval(path: Path):
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):
@@ -44,8 +45,8 @@ def test_cache_refuses_a_pickled_array(corpus_copy, tmp_path, fake_embedder):
     manifest that vouches for it: np.load refuses it and the index is rebuilt."""
     import json
 
-    from qa.cache import MANIFEST
-    from qa.embedding import file_sha256
+    from qa.index.cache import MANIFEST
+    from qa.index.torch_encoder import file_sha256
 
     retriever = qa.Retriever.from_corpus(corpus_copy, cache_dir=tmp_path, embedder=fake_embedder)
     folder = retriever.cache_folder

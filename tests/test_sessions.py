@@ -1,4 +1,4 @@
-"""qa.sessions: each session's documents, kept apart, in memory only, within limits.
+"""qa.serve.sessions: each session's documents, kept apart, in memory only, within limits.
 
 Most tests use the fast fake embedder; the last ones run two concurrent clients with
 the real model and the real article."""
@@ -13,9 +13,10 @@ import pytest
 from conftest import ARTICLE, CORPUS, FakeEmbedder
 from documents import ARTICLE_HTML, make_pdf, make_scanned_pdf
 
-from qa.extraction import DocumentError
+from qa.ingest.extraction import DocumentError
 from qa.retriever import Retriever
-from qa.sessions import EXPECTED_BYTES_PER_CHAR, Limits, SessionStore, shown_name
+from qa.serve.documents import EXPECTED_BYTES_PER_CHAR, Limits, shown_name
+from qa.serve.sessions import SessionStore
 
 BAKERY = "Bakery opens in Bamako\nThe new bakery sells forty kinds of bread every morning.\n"
 GARDEN = "Garden news\nThe community garden grows tomatoes and peppers near the river.\n"
@@ -62,9 +63,9 @@ def test_each_session_sees_only_its_own_documents(store):
     store.add_text(bob, GARDEN, name="garden.txt")
     assert sources(store.ask(alice, "bread", k=10, scope="mine")) == {"bakery.txt"}
     assert sources(store.ask(bob, "bread", k=10, scope="mine")) == {"garden.txt"}
-    assert sources(store.ask(alice, "bread tomatoes troops", k=50)) == {"bakery.txt", ARTICLE.name}
-    assert sources(store.ask(carol, "bread tomatoes troops", k=50)) == {ARTICLE.name}
-    assert sources(store.ask(alice, "bread", k=50, scope="bundled")) == {ARTICLE.name}
+    assert sources(store.ask(alice, "bread tomatoes troops", k=20)) == {"bakery.txt", ARTICLE.name}
+    assert sources(store.ask(carol, "bread tomatoes troops", k=20)) == {ARTICLE.name}
+    assert sources(store.ask(alice, "bread", k=20, scope="bundled")) == {ARTICLE.name}
     assert [d.name for d in store.documents(alice)] == ["bakery.txt"]
     assert store.documents(carol) == []
 
@@ -89,7 +90,7 @@ def test_pasted_texts_and_clashing_names_get_names_of_their_own(store, base):
     )
     bundled = next(iter(base.documents))
     assert store.add_text(sid, "Title\nA text named like the article.", bundled).name != bundled
-    hits = store.search(sid, "bread tomatoes troops text", k=50)
+    hits = store.search(sid, "bread tomatoes troops text", k=20)
     assert {h.source for h in hits} <= {d.name for d in store.documents(sid)} | {bundled}
 
 
@@ -242,7 +243,7 @@ def test_a_full_server_evicts_the_sessions_idle_longest(base, clock):
 
 
 def test_a_full_server_of_active_sessions_refuses_politely(base, clock, caplog):
-    caplog.set_level("INFO", logger="qa.sessions")
+    caplog.set_level("INFO", logger="qa.serve.sessions")
     probe = SessionStore(base, clock=clock)
     one = probe.add_text(probe.create(), BAKERY).memory_bytes
     store = counted_store(base, clock, one + len(GARDEN) * EXPECTED_BYTES_PER_CHAR - 1)

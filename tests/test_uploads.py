@@ -1,4 +1,4 @@
-"""qa.uploads in-process: the upload gate's limits, the folder's cleaning, and the
+"""qa.serve.uploads in-process: the upload gate's limits, the folder's cleaning, and the
 Blocks whose upload check is always on. The served app is attacked in
 tests/test_app_security.py."""
 
@@ -16,7 +16,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from qa import uploads
+from qa.serve import uploads
 
 
 def storing_app(folder: Path) -> Starlette:
