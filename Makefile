@@ -48,7 +48,7 @@ bench: install ## benchmark: latency vs its floor, build rate, cold start, memor
 	$(PY) bench/run.py $(if $(FULL),--full)
 
 screenshots: install ## the browser test's screenshots, light and dark, desktop and phone, into docs/screenshots
-	QA_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/test_browser.py -q -k answer_comes_first
+	QA_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/test_browser.py -q -k "answer_comes_first or overview or pasted_link"
 
 check: install ## lint, format check and type check
 	$(VENV)/bin/ruff check qa tests bench scripts app.py
