@@ -13,10 +13,14 @@ per-document vectors (one fingerprint: the weights').
 weights by ONNX Runtime's own tool, made once beside it and checked against it on the
 same probe texts (cosine at least ``MIN_INT8_COSINE``). Its vectors are close to fp32's,
 not equal, so it has a fingerprint of its own: an index or a document's vectors made
-with one precision are never served to the other.
+with one precision are never served to the other. ONNX Runtime quantizes activations
+with one scale per tensor, over the whole batch: a text's int8 vector depends a little
+on the texts embedded beside it (cosine 0.977 at worst between two batchings, where
+fp32 differs by 1e-7). Embedding one text a run would remove that, at 0.5-0.8x of the
+speed (docs/benchmarks.md).
 
 Texts are embedded in batches of at most ``TOKENS_PER_BATCH`` tokens (padding
-included), longest first (int8: one text a run, see ``INT8_BATCH``), and after a call
+included), longest first, and after a call
 for documents ONNX Runtime's memory arena and the C heap give back what the batches
 took: without that, adding a 200,000-character document left the process about
 0.95 GB larger for good (see docs/benchmarks.md).
@@ -68,12 +72,6 @@ PROBE_TEXTS = (
 # 2,048 (docs/benchmarks.md).
 TOKENS_PER_BATCH = 512
 MAX_BATCH = 64
-# The int8 graph quantizes activations with one scale per tensor, computed at run time
-# over the whole batch, padding included: a text's vector would depend on the texts
-# beside it (up to 0.05 apart, cosine 0.977). One text a run makes each vector the
-# text's own (a passage's equals the same words asked as a question; a rebuild gives
-# the same index), a little closer to fp32's, at about 20% of int8's speed.
-INT8_BATCH = 1
 # Texts are tokenized this many at a time (longest first), so a long document's
 # token arrays never exist all at once.
 TOKENIZE_WINDOW = 256
@@ -105,7 +103,6 @@ class OnnxEmbedder:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
         self._torch = SentenceTransformerEmbedder(model)  # finds and checks the weights
         self.precision = precision
-        self._max_batch = INT8_BATCH if precision == "int8" else None  # None: MAX_BATCH
         self._fallback = fallback and precision == "fp32"
         folder = self._torch.folder
         if folder is None:
@@ -133,12 +130,11 @@ class OnnxEmbedder:
     @property
     def fingerprint(self) -> str:
         """The weights' (shared with PyTorch) for fp32; for int8 that plus the graph and
-        quantization versions and its batch size (all change its vectors), so int8
-        vectors are cached and indexed apart."""
+        quantization versions, so int8 vectors are cached and indexed apart."""
         if self.precision == "fp32":
             return self._torch.fingerprint
         quantization = onnx_export.QUANTIZATION_VERSION
-        return f"{self._torch.fingerprint}+onnx-int8-v{GRAPH_VERSION}-q{quantization}-b{INT8_BATCH}"
+        return f"{self._torch.fingerprint}+onnx-int8-v{GRAPH_VERSION}-q{quantization}"
 
     @property
     def dimension(self) -> int:
@@ -168,7 +164,6 @@ class OnnxEmbedder:
             texts,
             self.dimension,
             progress,
-            max_batch=self._max_batch,
             release=not queries,
         )
 
@@ -270,9 +265,7 @@ class OnnxEmbedder:
             try:
                 onnx_export.quantize_graph(source, tmp)
                 session = _open_session(onnxruntime, tmp)
-                ours = _run(
-                    session, self._tokenizer, PROBE_TEXTS, self.dimension, max_batch=INT8_BATCH
-                )
+                ours = _run(session, self._tokenizer, PROBE_TEXTS, self.dimension)
             except (ModelError, OSError):
                 raise
             except Exception as exc:  # the quantizer fails in many ways on odd graphs
@@ -332,12 +325,10 @@ def _run(
     dimension: int,
     progress: bool = False,
     *,
-    max_batch: int | None = None,
     release: bool = False,
 ) -> np.ndarray:
     """The vectors of ``texts`` (in their order), embedded longest first in batches of
-    ``token_batches`` (of at most ``max_batch`` texts, default ``MAX_BATCH``).
-    ``release`` gives the batches' memory back afterwards."""
+    ``token_batches``. ``release`` gives the batches' memory back afterwards."""
     from tqdm import tqdm
 
     out = np.empty((len(texts), dimension), dtype=np.float32)
@@ -349,7 +340,7 @@ def _run(
             bar.update(len(rows))
 
         pending = None  # one batch behind, so that the last one is known when it runs
-        for batch in _feeds(tokenizer, texts, order, max_batch or MAX_BATCH):
+        for batch in _feeds(tokenizer, texts, order):
             if pending is not None:
                 embed(*pending)
             pending = batch
@@ -361,7 +352,7 @@ def _run(
 
 
 def _feeds(
-    tokenizer: Any, texts: Sequence[str], order: np.ndarray, max_batch: int
+    tokenizer: Any, texts: Sequence[str], order: np.ndarray
 ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
     """(rows of ``texts``, model inputs) for each batch: tokenized a window at a time,
     each window's texts sorted by token count and cut by ``token_batches``."""
@@ -375,21 +366,20 @@ def _feeds(
         }
         lengths = arrays["attention_mask"].sum(axis=1)
         longest_first = np.argsort(-lengths, kind="stable")
-        for batch in token_batches(lengths[longest_first], max_batch):
+        for batch in token_batches(lengths[longest_first]):
             picked = longest_first[batch]
             width = int(lengths[picked[0]])  # padding is on the right: cut it to the batch
             yield window[picked], {k: a[picked, :width] for k, a in arrays.items()}
 
 
-def token_batches(lengths: np.ndarray, max_batch: int | None = None) -> list[slice]:
+def token_batches(lengths: np.ndarray) -> list[slice]:
     """Consecutive batches of texts of ``lengths`` (longest first): each at most
-    ``max_batch`` texts (default ``MAX_BATCH``) and, padded to its first text,
-    ``TOKENS_PER_BATCH`` tokens (a text longer than that alone)."""
-    max_batch = max_batch or MAX_BATCH
+    ``MAX_BATCH`` texts and, padded to its first text, ``TOKENS_PER_BATCH`` tokens (a
+    text longer than that alone)."""
     batches = []
     start = 0
     while start < len(lengths):
-        size = max(1, min(max_batch, TOKENS_PER_BATCH // max(1, int(lengths[start]))))
+        size = max(1, min(MAX_BATCH, TOKENS_PER_BATCH // max(1, int(lengths[start]))))
         stop = min(start + size, len(lengths))
         batches.append(slice(start, stop))
         start = stop
