@@ -1,9 +1,9 @@
 """Which runtime turns text into vectors: the one place that chooses the encoder.
 
 The default is ONNX Runtime running the model quantized to int8 (``"onnx-int8"``),
-wherever ONNX Runtime is installed (it is a dependency of qa): about 0.6x the time of
-fp32 to embed a document and half the time per question, with the same ``heldout``
-results in ``qa eval`` (docs/benchmarks.md). Its vectors are close to fp32's, not
+wherever ONNX Runtime is installed (it is a dependency of qa): about half fp32's time
+to embed a document and 0.65x per question, with the same ``heldout`` results in
+``qa eval`` (docs/benchmarks.md). Its vectors are close to fp32's, not
 equal, so it keeps an index of its own. ``"onnx"`` runs the fp32 graph and PyTorch
 (``"torch"``) runs sentence-transformers: the same vectors (to 1e-5;
 tests/test_onnx_embedding.py checks it, with identical ``qa eval`` tables), so those

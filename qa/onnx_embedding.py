@@ -68,7 +68,7 @@ PROBE_TEXTS = (
 # texts. The attention scores of a batch take batch x heads x length² floats, so 64
 # texts of 256 tokens took 200 MB per attention tensor, and ONNX Runtime's arena kept
 # its largest allocation. Small batches are also faster on CPU: embedding a 10,000-word
-# article took 0.62x the time of batches of 64 at 512 tokens, 0.70x at 1,024, 0.67x at
+# article took about 0.6x the time of batches of 64 at 512 tokens, 0.7x at 1,024 or
 # 2,048 (docs/benchmarks.md).
 TOKENS_PER_BATCH = 512
 MAX_BATCH = 64
@@ -345,7 +345,7 @@ def _run(
                 embed(*pending)
             pending = batch
         if pending is not None:
-            embed(*pending, _shrink_arena() if release else None)
+            embed(*pending, _shrink_arena(session) if release else None)
     if release:
         _trim_heap()
     return out
@@ -386,10 +386,14 @@ def token_batches(lengths: np.ndarray) -> list[slice]:
     return batches
 
 
-def _shrink_arena() -> Any:
+def _shrink_arena(session: Any) -> Any:
     """Run options that make ONNX Runtime hand its CPU arena's free memory back to the
-    heap at the end of the run (it otherwise keeps its largest size for good)."""
+    heap at the end of the run (it otherwise keeps its largest size for good); None for
+    a session without an arena, which would refuse them."""
     import onnxruntime
+
+    if not session.get_session_options().enable_cpu_mem_arena:
+        return None
 
     options = onnxruntime.RunOptions()
     options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
