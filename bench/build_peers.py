@@ -3,6 +3,7 @@ the same texts with the same model, on the bundled corpus and on 1,000 documents
 
     .venv/bin/python bench/build_peers.py                # installs the peers once
     .venv/bin/python bench/build_peers.py --repeats 1    # one build of each
+    .venv/bin/python bench/build_peers.py --large-repeats 3  # also 3 of the 1,000 documents
 
 The peers live in an environment of their own, ``bench/.peers-venv`` (git-ignored),
 made here with ``python -m venv`` and filled with pip; never the app's ``.venv``, and
@@ -150,6 +151,9 @@ def run(command: list[str], env: dict[str, str]) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="builds of each (median)")
+    parser.add_argument(
+        "--large-repeats", type=int, default=1, help="builds of each on 1,000 documents"
+    )
     parser.add_argument("--reinstall", action="store_true", help="make the peers' env again")
     parser.add_argument("--qa-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -193,7 +197,7 @@ def main() -> int:
                 systems[peer] = [python, str(HERE / "peers_worker.py"), peer, model, str(texts)]
                 systems[peer].append(str(out))
             results: dict[str, list[dict[str, Any]]] = {s: [] for s in systems}
-            repeats = args.repeats if passages < 500 else 1
+            repeats = args.repeats if passages < 500 else args.large_repeats
             index_cache = work / "qa-cache"
             for _ in range(repeats):
                 for system, command in systems.items():

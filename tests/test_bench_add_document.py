@@ -37,3 +37,23 @@ def test_add_document_benchmark_prints_its_table(tmp_path):
         assert float(cells[9]) > 0  # the add took memory at its peak
     assert re.search(r"\| int8 \| [\d.]+ \| [\d.]+ \| [\d.]+x \|", out)
     assert "The session store's own estimate" in out
+
+
+@pytest.mark.slow
+def test_embedding_memory_benchmark_measures_every_suspect(tmp_path):
+    env = {**os.environ, "QA_CACHE_DIR": str(tmp_path / "cache")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "embedding_memory.py"), "--chars", "4000"],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=env,
+        check=True,
+    )
+    rows = [
+        line for line in result.stdout.splitlines() if line.startswith("| ") and "MB" not in line
+    ]
+    assert len(rows) == 6 and rows[0].startswith("| before:") and rows[-1].startswith("| now:")
+    for row in rows:
+        texts, seconds, peak, _retained = [c.strip() for c in row.split("|")[2:6]]
+        assert int(texts) > 0 and float(seconds) > 0 and float(peak) >= 0
