@@ -48,7 +48,7 @@ PEER_PACKAGES = {
     "txtai": ["txtai"],
 }
 BASE_PACKAGES = ["torch", "sentence-transformers", "faiss-cpu"]
-QA_ENCODERS = {"onnx-int8": "ONNX Runtime int8 (default)", "onnx": "ONNX Runtime fp32"}
+QA_ENCODERS = {"onnx": "ONNX Runtime fp32 (default)", "onnx-int8": "ONNX Runtime int8"}
 PEER_LABELS = {
     "langchain": "LangChain + FAISS",
     "haystack": "Haystack (in-memory store)",
@@ -226,13 +226,11 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def _print_table(rows: list[tuple[str, str, int, dict[str, Any]]], failed: dict[str, str]) -> None:
     print(
         "\n| corpus | passages | system | texts embedded | build s (median) | builds "
-        "| vs qa int8 | model load s |"
+        "| vs qa default | model load s |"
     )
     print("|---|---:|---|---:|---:|---:|---:|---:|")
     reference = {
-        name: r["seconds"]
-        for name, system, _, r in rows
-        if system == "qa onnx-int8" and "seconds" in r
+        name: r["seconds"] for name, system, _, r in rows if system == "qa onnx" and "seconds" in r
     }
     for name, system, passages, r in rows:
         label = (
