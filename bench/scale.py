@@ -88,7 +88,7 @@ def worker(size: str, work: Path) -> dict[str, Any]:
             corpus, cache, embedder, None, repeats=rounds_of(7)
         )
         onnx = None
-        try:  # the default encoder, over the same index
+        try:  # the fp32 ONNX encoder, over the same index (int8 keeps an index of its own)
             onnx = qa.Retriever.from_corpus(corpus, cache_dir=cache, encoder="onnx")
             onnx.search(ARTICLE_QUESTION)  # exports the graph, outside every timing
         except ModelError as exc:

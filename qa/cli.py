@@ -148,7 +148,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--encoder",
-        choices=("auto", "onnx", "torch"),
+        choices=("auto", "onnx", "onnx-int8", "torch"),
         help="run the model with ONNX Runtime or PyTorch (same vectors; ONNX starts "
         "faster); default QA_ENCODER or auto: ONNX Runtime where it can run the model",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,11 +20,40 @@ def test_add_document_benchmark_prints_its_table(tmp_path):
         [sys.executable, str(ROOT / "bench" / "add_document.py"), "--words", "300", "--runs", "1"],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1800,
         env=env,
         check=True,
     )
     out = result.stdout
-    assert "| added as | median s | slowest s | floor s (model alone) |" in out
-    assert "| pasted text |" in out and "| web page |" in out
-    assert "Memory held by the document" in out
+    assert "| document | characters | encoder | median s |" in out
+    assert "| peak RSS growth MB | RSS retained MB |" in out
+    rows = [line for line in out.splitlines() if line.startswith(("| 300 words", "| largest"))]
+    assert [row.split("|")[3].strip() for row in rows] == ["fp32", "int8", "fp32", "int8"]
+    assert "| largest (200,000 chars) |" in out
+    for row in rows:
+        cells = [c.strip() for c in row.split("|")[1:-1]]
+        placed, embedded = int(cells[7]), int(cells[8])
+        assert 0 < embedded <= placed  # a repeated text is embedded once
+        assert float(cells[9]) > 0  # the add took memory at its peak
+    assert re.search(r"\| int8 \| [\d.]+ \| [\d.]+ \| [\d.]+x \|", out)
+    assert "The session store's own estimate" in out
+
+
+@pytest.mark.slow
+def test_embedding_memory_benchmark_measures_every_suspect(tmp_path):
+    env = {**os.environ, "QA_CACHE_DIR": str(tmp_path / "cache")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "embedding_memory.py"), "--chars", "4000"],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=env,
+        check=True,
+    )
+    rows = [
+        line for line in result.stdout.splitlines() if line.startswith("| ") and "MB" not in line
+    ]
+    assert len(rows) == 6 and rows[0].startswith("| before:") and rows[-1].startswith("| now:")
+    for row in rows:
+        texts, seconds, peak, _retained = [c.strip() for c in row.split("|")[2:6]]
+        assert int(texts) > 0 and float(seconds) > 0 and float(peak) >= 0

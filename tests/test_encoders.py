@@ -14,10 +14,14 @@ from qa.index.onnx_encoder import OnnxEmbedder
 from qa.index.torch_encoder import SentenceTransformerEmbedder
 
 
-def test_onnx_runtime_is_the_default_where_installed(monkeypatch, tmp_path: Path) -> None:
+def test_fp32_onnx_runtime_is_the_default_where_installed(monkeypatch, tmp_path: Path) -> None:
+    """int8 is opt-in (its dev follow-ups fall below tests/test_conversation_eval.py's
+    floor), so the default stays the encoder whose vectors are PyTorch's."""
     monkeypatch.delenv("QA_ENCODER", raising=False)
     assert default_encoder() == "onnx"  # a dependency of qa: installed with it
-    assert isinstance(make_embedder(cache_dir=tmp_path), OnnxEmbedder)
+    embedder = make_embedder(cache_dir=tmp_path)
+    assert isinstance(embedder, OnnxEmbedder) and embedder.precision == "fp32"
+    assert embedder.fingerprint == SentenceTransformerEmbedder().fingerprint
     monkeypatch.setattr(qa.index.encoders.importlib.util, "find_spec", lambda name: None)
     assert default_encoder() == "torch"
     assert isinstance(make_embedder(cache_dir=tmp_path), SentenceTransformerEmbedder)
@@ -30,8 +34,13 @@ def test_the_setting_wins(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("QA_ENCODER", "onnx")
     assert isinstance(make_embedder(cache_dir=tmp_path), OnnxEmbedder)
     assert isinstance(make_embedder(encoder="torch"), SentenceTransformerEmbedder)
+    int8 = make_embedder(encoder="onnx-int8", cache_dir=tmp_path)
+    assert isinstance(int8, OnnxEmbedder) and int8.precision == "int8"
+    assert int8.fingerprint != make_embedder(encoder="onnx", cache_dir=tmp_path).fingerprint
+    monkeypatch.setenv("QA_ENCODER", "onnx-int8")
+    assert make_embedder(cache_dir=tmp_path).fingerprint == int8.fingerprint
     with pytest.raises(
-        ValueError, match="encoder must be one of auto, onnx, torch; got 'tensorrt'"
+        ValueError, match="encoder must be one of auto, onnx, onnx-int8, torch; got 'tensorrt'"
     ):
         make_embedder(encoder="tensorrt")
 
@@ -48,7 +57,7 @@ def test_auto_falls_back_to_pytorch_when_the_export_fails(monkeypatch, tmp_path,
     def broken(model, path):
         raise RuntimeError("exporter broke")
 
-    monkeypatch.setattr("qa.index.onnx_encoder._export_graph", broken)
+    monkeypatch.setattr("qa.index.onnx_export.export_graph", broken)
     auto = make_embedder(encoder="auto", cache_dir=tmp_path)
     texts = ["How many troops does the UN have in Mali?", "Café au lait, 東京"]
     vectors = auto.encode_queries(texts)

@@ -25,10 +25,12 @@ from qa.index.cache import (
     MANIFEST,
     PASSAGES_FILE,
     SENTENCES_FILE,
+    EmbeddingCache,
     embeddings_folder,
     index_folder,
 )
 from qa.ingest.chunking import split_sentences
+from qa.ingest.corpus import load_corpus
 
 DOCUMENTS = 1_000
 INDEX_FILES = (PASSAGES_FILE, INDEX_FILE, SENTENCES_FILE, "sentence_rows.npy")
@@ -143,12 +145,56 @@ def assert_same_as_full_rebuild(retriever: qa.Retriever, corpus: Path, tmp_path:
         ]
 
 
-def test_first_build_embeds_every_text_once(corpus, tmp_path):
+def test_a_text_is_embedded_once_and_serves_every_place_it_occurs(tmp_path):
+    """A one-sentence passage is one text (its vector is its sentence's too), and a
+    sentence that a passage, another passage's sentence and another document share is
+    embedded once; every place it occurs gets that vector."""
+    shared = "The convoy reached Gao on Friday after a long delay."
+    closed = "The airport in Niamey closed for two days."
+    texts = {
+        "a.txt": f"Report A\n\n{shared}\n\n{closed} {shared}\n",
+        "b.txt": f"Report B\n\n{shared}\n",
+    }
+    embedder = CountingEmbedder()
+    retriever = qa.Retriever.from_texts(texts, embedder=embedder)
+    assert [len(p.sentences) for p in retriever.passages] == [1, 2, 1]
+    # Five texts to place (three passages, two sentences of the second); three distinct.
+    assert sorted(embedder.texts) == sorted([shared, f"{closed} {shared}", closed])
+    built = retriever._parts[0].built
+    expected = CountingEmbedder()._encode([shared, f"{closed} {shared}", shared])
+    np.testing.assert_array_equal(built.store._index.reconstruct_n(0, 3), expected)
+    np.testing.assert_array_equal(
+        built.sentence_vectors, CountingEmbedder()._encode([closed, shared])
+    )
+    assert list(built.sentence_rows) == [0, 0, 2, 2]
+    hit = retriever.search("Which airport closed?", k=1)[0]
+    assert (hit.source, hit.answer) == ("a.txt", closed)
+
+
+def test_the_bundled_article_embeds_its_passages_and_the_sentences_of_longer_ones():
+    """The real article: one text per one-sentence passage, the passage and each of its
+    sentences for the others; none repeats, so nothing more can be saved."""
+    embedder = CountingEmbedder()
+    retriever = qa.Retriever.from_texts(
+        {ARTICLE.name: ARTICLE.read_text(encoding="utf-8")}, embedder=embedder
+    )
+    singles = sum(len(p.sentences) == 1 for p in retriever.passages)
+    sentences = sum(len(p.sentences) for p in retriever.passages if len(p.sentences) > 1)
+    assert 0 < singles < len(retriever.passages)
+    assert len(embedder.texts) == len(retriever.passages) + sentences
+    assert len(set(embedder.texts)) == len(embedder.texts)
+
+
+def test_first_build_embeds_every_text_once(corpus, tmp_path, monkeypatch):
+    """Every distinct passage and sentence, once: these documents repeat the article's
+    sentences, so 9,500 texts to embed are 1,108 distinct ones."""
+    monkeypatch.setattr(building, "EMBED_GROUP_TEXTS", 10**9)  # one group: once overall
     embedder = CountingEmbedder()
     retriever = build(corpus, tmp_path / "cache", embedder)
     assert len(retriever.documents) == DOCUMENTS
     expected = [t for source in sorted(retriever.documents) for t in texts_of(retriever, source)]
-    assert sorted(embedder.texts) == sorted(expected)
+    assert sorted(embedder.texts) == sorted(set(expected))
+    assert len(embedder.texts) < len(expected) / 5
     again = CountingEmbedder()
     assert build(corpus, tmp_path / "cache", again).from_cache
     assert again.texts == []
@@ -165,7 +211,7 @@ def test_changing_one_document_embeds_only_that_document(corpus, tmp_path):
     embedder = CountingEmbedder()
     retriever = build(corpus, tmp_path / "cache", embedder)
     assert not retriever.from_cache
-    assert sorted(embedder.texts) == sorted(texts_of(retriever, "dispatch-0500.txt"))
+    assert sorted(embedder.texts) == sorted(set(texts_of(retriever, "dispatch-0500.txt")))
     assert retriever.search("convoy reached Gao on Friday", k=1)[0].source == "dispatch-0500.txt"
     assert_same_as_full_rebuild(retriever, corpus, tmp_path)
 
@@ -213,7 +259,7 @@ def test_restoring_a_document_after_deleting_it(corpus, tmp_path):
     (corpus / "dispatch-0007.txt").write_bytes(original)
     embedder = CountingEmbedder()
     retriever = build(corpus, tmp_path / "cache", embedder)
-    assert sorted(embedder.texts) == sorted(texts_of(retriever, "dispatch-0007.txt"))
+    assert sorted(embedder.texts) == sorted(set(texts_of(retriever, "dispatch-0007.txt")))
     assert_same_as_full_rebuild(retriever, corpus, tmp_path)
 
 
@@ -229,7 +275,7 @@ def test_renaming_a_document_embeds_nothing(small_corpus, tmp_path):
 
 def test_another_model_or_chunking_embeds_everything_again(small_corpus, tmp_path):
     first = build(small_corpus, tmp_path / "cache")
-    total = sum(len(texts_of(first, s)) for s in first.documents)
+    total = len({t for s in first.documents for t in texts_of(first, s)})  # one group
     other_model = CountingEmbedder("fake", "fake-v2")
     build(small_corpus, tmp_path / "cache", other_model)
     assert len(other_model.texts) == total
@@ -237,7 +283,7 @@ def test_another_model_or_chunking_embeds_everything_again(small_corpus, tmp_pat
     one_sentence = build(
         small_corpus, tmp_path / "cache", smaller, chunking=qa.ChunkingConfig(max_sentences=1)
     )
-    assert sorted(smaller.texts) == sorted(p.text for p in one_sentence.passages)
+    assert sorted(smaller.texts) == sorted({p.text for p in one_sentence.passages})
 
 
 def test_another_index_kind_embeds_nothing(small_corpus, tmp_path):
@@ -253,7 +299,7 @@ def test_rebuild_embeds_everything_again(small_corpus, tmp_path):
     first = build(small_corpus, tmp_path / "cache")
     embedder = CountingEmbedder()
     build(small_corpus, tmp_path / "cache", embedder, rebuild=True)
-    assert len(embedder.texts) == sum(len(texts_of(first, s)) for s in first.documents)
+    assert len(embedder.texts) == len({t for s in first.documents for t in texts_of(first, s)})
 
 
 @pytest.mark.parametrize("damage", ["truncate", "pickle", "wrong shape", "nan", "not unit"])
@@ -275,7 +321,9 @@ def test_damaged_document_vectors_are_embedded_again(small_corpus, tmp_path, dam
     # Another index kind: the index is assembled again from the stored vectors.
     retriever = build(small_corpus, tmp_path / "cache", embedder, index_kind="flat")
     damaged = [
-        s for s in retriever.documents if sorted(texts_of(retriever, s)) == sorted(embedder.texts)
+        s
+        for s in retriever.documents
+        if sorted(set(texts_of(retriever, s))) == sorted(embedder.texts)
     ]
     assert embedder.texts and damaged  # exactly the texts of one document were embedded again
     assert_same_as_full_rebuild(retriever, small_corpus, tmp_path)
@@ -300,6 +348,12 @@ def test_interrupted_build_keeps_the_old_index_and_resumes(corpus, tmp_path, mon
     with pytest.raises(KeyboardInterrupt):
         build(corpus, cache, interrupted)
     assert not list(cache.glob("**/.*.tmp"))  # no half-written file left behind
+    stored = EmbeddingCache(embeddings_folder(index_folder(cache, corpus)))
+    unfinished = [
+        d
+        for d in load_corpus(corpus)
+        if building._DocumentPlan.of(d, qa.ChunkingConfig(), "fake-v1", stored).vectors is None
+    ]
     # The index on disk is still the old one, whole: with the old corpus it loads as is.
     manifest = json.loads((old.cache_folder / MANIFEST).read_text(encoding="utf-8"))
     assert manifest["counts"]["passages"] == len(old.passages)
@@ -307,9 +361,12 @@ def test_interrupted_build_keeps_the_old_index_and_resumes(corpus, tmp_path, mon
     resumed = CountingEmbedder()
     retriever = build(corpus, cache, resumed)
     changed = {p.name for p in sorted(corpus.iterdir())[:300]}
-    assert sorted(interrupted.texts + resumed.texts) == sorted(
+    assert 0 < len(unfinished) < len(changed)
+    assert {d.source for d in unfinished} <= changed
+    assert set(resumed.texts) == {t for d in unfinished for t in texts_of(retriever, d.source)}
+    assert set(interrupted.texts + resumed.texts) == {
         t for s in changed for t in texts_of(retriever, s)
-    )
+    }
     assert_same_as_full_rebuild(retriever, corpus, tmp_path)
 
 
@@ -349,7 +406,9 @@ def test_qa_build_stopped_by_kill_leaves_the_last_index_whole(tmp_path):
     corpus, cache = write_corpus(tmp_path / "corpus", 1), tmp_path / "cache"
     command = [sys.executable, "-m", "qa", "build", str(corpus), "--cache-dir", str(cache)]
     subprocess.run(command, check=True, capture_output=True, timeout=300)
-    write_corpus(corpus, 300)  # 299 more documents: a build with a progress bar
+    # 1,199 more documents, 1,500 distinct texts (each has a sentence of its own and
+    # repeats the article's): a build with a progress bar
+    write_corpus(corpus, 1200)
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
     seen = ""

@@ -1,6 +1,9 @@
 """qa.index.onnx_encoder: ONNX Runtime gives PyTorch's vectors (to 1e-5) and the same
 ``qa eval`` table, shares its index, heals its file, refuses models it cannot export,
-and starts without importing PyTorch. These checks are what makes it the default."""
+and starts without importing PyTorch. These checks are what makes it the default.
+
+The int8 graph is made from it once, checked against it, healed the same way, and
+keeps an index of its own: its vectors are close to fp32's, not equal."""
 
 from __future__ import annotations
 
@@ -20,12 +23,14 @@ from qa import stopping
 from qa.answer.search import MODES
 from qa.evaluation.quality import load_questions, report
 from qa.evaluation.quality import run as run_questions
+from qa.index import onnx_encoder
 from qa.index.embedder import ModelError
-from qa.index.onnx_encoder import OnnxEmbedder
+from qa.index.onnx_encoder import MIN_INT8_COSINE, OnnxEmbedder, token_batches
 from qa.index.torch_encoder import SentenceTransformerEmbedder
 
 pytestmark = pytest.mark.slow
 
+ARTICLE_TEXT = (CORPUS / "france-allies-begin-military-withdrawal-from-mali.txt").read_text()
 TEXTS = ["How many troops does the UN have in Mali?", "Café au lait, 東京, 😀", "x" * 5000, "?"]
 
 
@@ -34,6 +39,15 @@ def graph_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cache folder holding the exported graph (exported once for the module)."""
     folder = tmp_path_factory.mktemp("onnx-cache")
     OnnxEmbedder(cache_dir=folder).encode_queries(["warm up"])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def int8_cache(graph_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache folder holding the fp32 graph and the int8 graph made from it."""
+    folder = tmp_path_factory.mktemp("int8-cache")
+    shutil.copytree(graph_cache / "onnx", folder / "onnx")
+    OnnxEmbedder(cache_dir=folder, precision="int8").encode_queries(["warm up"])
     return folder
 
 
@@ -79,7 +93,7 @@ def test_both_encoders_share_the_index_and_rank_alike(graph_cache, tmp_path):
     """Same fingerprint, so the index PyTorch built is loaded, not rebuilt; and every
     question of the evaluation set gets the same passages in the same order."""
     shutil.copytree(graph_cache / "onnx", tmp_path / "onnx")  # the graph, beside the index
-    by_torch = qa.Retriever.from_corpus(CORPUS, cache_dir=tmp_path)
+    by_torch = qa.Retriever.from_corpus(CORPUS, cache_dir=tmp_path, encoder="torch")
     by_onnx = qa.Retriever.from_corpus(CORPUS, cache_dir=tmp_path, encoder="onnx")
     assert by_onnx.from_cache and isinstance(by_onnx.embedder, OnnxEmbedder)
     assert by_onnx.embedder.graph_path.parent == tmp_path / "onnx"
@@ -120,12 +134,13 @@ def test_models_it_cannot_export_are_refused_in_words(tmp_path):
         OnnxEmbedder(str(folder))
 
 
-def test_a_start_with_the_graph_imports_no_pytorch(graph_cache):
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_a_start_with_the_graph_imports_no_pytorch(int8_cache, precision):
     """The point of the export beyond speed: a cold start skips importing PyTorch."""
     code = (
         "import sys; from qa.index.onnx_encoder import OnnxEmbedder; "
-        f"v = OnnxEmbedder(cache_dir={str(graph_cache)!r}).encode_queries(['Who leads Mali?']); "
-        "print(v.shape, 'torch' in sys.modules)"
+        f"e = OnnxEmbedder(cache_dir={str(int8_cache)!r}, precision={precision!r}); "
+        "v = e.encode_queries(['Who leads Mali?']); print(v.shape, 'torch' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -148,7 +163,7 @@ def test_a_failed_export_is_not_retried_on_every_question(tmp_path, monkeypatch)
         calls.append(path)
         raise RuntimeError("exporter broke")
 
-    monkeypatch.setattr("qa.index.onnx_encoder._export_graph", failing)
+    monkeypatch.setattr("qa.index.onnx_export.export_graph", failing)
     onnx = OnnxEmbedder(cache_dir=tmp_path)
     for _ in range(3):
         with pytest.raises(
@@ -182,3 +197,97 @@ def test_a_stop_during_the_onnx_runtime_import_is_a_stop_not_a_missing_package(
             embedder._open()
     finally:
         stopping.clear()
+
+
+def test_batches_are_bounded_by_tokens_and_give_the_same_vectors(
+    graph_cache, torch_embedder, monkeypatch
+):
+    """Longest first, at most TOKENS_PER_BATCH tokens (padding included) and MAX_BATCH
+    texts a batch; over several tokenizer windows the vectors are still PyTorch's."""
+    with monkeypatch.context() as patched:
+        patched.setattr(onnx_encoder, "TOKENS_PER_BATCH", 1024)
+        patched.setattr(onnx_encoder, "MAX_BATCH", 64)
+        lengths = np.array([2000, 256, 256, 256, 256, 100, 40, 40, *([8] * 300)])
+        bounds = [(b.start, b.stop) for b in token_batches(lengths)]
+    assert bounds == [
+        (0, 1),
+        (1, 5),
+        (5, 15),
+        (15, 79),
+        (79, 143),
+        (143, 207),
+        (207, 271),
+        (271, 308),
+    ]
+
+    words = (ROOT / "corpus/france-allies-begin-military-withdrawal-from-mali.txt").read_text()
+    words = words.split()
+    texts = [" ".join(words[i % 50 : i % 50 + 1 + (i * 37) % 300]) for i in range(300)]
+    onnx = OnnxEmbedder(cache_dir=graph_cache)
+    np.testing.assert_allclose(
+        onnx.encode_documents(texts), torch_embedder.encode_documents(texts), atol=1e-5
+    )
+
+
+def test_int8_is_made_once_beside_fp32_and_close_to_it(graph_cache, int8_cache, monkeypatch):
+    int8 = OnnxEmbedder(cache_dir=int8_cache, precision="int8")
+    fp32 = OnnxEmbedder(cache_dir=graph_cache)
+    assert int8.graph_path.parent == int8_cache / "onnx"
+    assert int8.graph_path.name.endswith("-int8-q1.onnx") and int8.graph_path.is_file()
+    assert int8.graph_path.stat().st_size < 0.7 * fp32.graph_path.stat().st_size
+    monkeypatch.setattr(OnnxEmbedder, "_quantize", lambda *a: pytest.fail("quantized again"))
+    passages = [
+        p.text for p in qa.Retriever.from_texts({"a.txt": ARTICLE_TEXT}, embedder=fp32).passages
+    ]
+    texts = [*TEXTS, *passages]
+    a, b = int8.encode_documents(texts), fp32.encode_documents(texts)
+    cosines = (a * b).sum(axis=1)
+    assert cosines[len(TEXTS) :].min() >= MIN_INT8_COSINE  # the article's passages: 0.99
+    assert cosines.min() >= 0.95  # "?" alone: 0.965
+    assert np.abs(a - b).max() > 1e-3  # quantized: close, not the same
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    assert int8.fingerprint.startswith(fp32.fingerprint) and int8.fingerprint != fp32.fingerprint
+    assert repr(int8) == "OnnxEmbedder('sentence-transformers/all-MiniLM-L6-v2', precision='int8')"
+
+
+def test_a_damaged_int8_graph_is_made_again(int8_cache, tmp_path, caplog):
+    shutil.copytree(int8_cache / "onnx", tmp_path / "onnx")
+    again = OnnxEmbedder(cache_dir=tmp_path, precision="int8")
+    with again.graph_path.open("r+b") as handle:
+        handle.truncate(1000)
+    vectors = again.encode_queries(TEXTS)
+    assert "is unreadable" in caplog.text and "quantizing it again" in caplog.text
+    good = OnnxEmbedder(cache_dir=int8_cache, precision="int8").encode_queries(TEXTS)
+    np.testing.assert_allclose(vectors, good, atol=1e-6)  # the same graph, made again
+
+
+def test_an_int8_graph_too_far_from_fp32_is_refused(graph_cache, tmp_path, monkeypatch):
+    shutil.copytree(graph_cache / "onnx", tmp_path / "onnx")
+    monkeypatch.setattr(onnx_encoder, "MIN_INT8_COSINE", 0.99999)
+    int8 = OnnxEmbedder(cache_dir=tmp_path, precision="int8", fallback=True)
+    with pytest.raises(ModelError, match=r"cosine of 0\.9\d+ to fp32's.*QA_ENCODER=onnx"):
+        int8.encode_documents(["Who leads Mali?"])
+    assert not int8.graph_path.exists() and not list((tmp_path / "onnx").glob(".*.tmp"))
+
+
+def test_int8_and_fp32_never_share_an_index_or_document_vectors(int8_cache, tmp_path):
+    """The index and the per-document vectors are keyed by the encoder's fingerprint:
+    switching precision rebuilds with that precision's vectors, both ways."""
+    shutil.copytree(int8_cache / "onnx", tmp_path / "onnx")
+
+    def vectors(retriever: qa.Retriever) -> np.ndarray:
+        return retriever._parts[0].built.store._index.reconstruct_n(0, len(retriever.passages))
+
+    fp32 = qa.Retriever.from_corpus(CORPUS, cache_dir=tmp_path, encoder="onnx")
+    int8 = qa.Retriever.from_corpus(CORPUS, cache_dir=tmp_path, encoder="onnx-int8")
+    assert not int8.from_cache
+    texts = [p.text for p in int8.passages]
+    # int8 activations are quantized per batch: a text's vector depends a little on the
+    # texts beside it, so the index holds int8 vectors close to those of the text alone.
+    alone = int8.embedder.encode_queries(texts)
+    assert (vectors(int8) * alone).sum(axis=1).min() > 0.97
+    assert np.abs(vectors(int8) - vectors(fp32)).max() > 1e-3
+    back = qa.Retriever.from_corpus(CORPUS, cache_dir=tmp_path, encoder="onnx")
+    assert not back.from_cache  # the int8 index is not served to fp32, nor its vectors:
+    np.testing.assert_allclose(vectors(back), vectors(fp32), atol=1e-5)
+    assert qa.Retriever.from_corpus(CORPUS, cache_dir=tmp_path, encoder="torch").from_cache

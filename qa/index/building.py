@@ -46,9 +46,14 @@ log = logging.getLogger(__name__)
 # headline and costs hit@1 (0.83 -> 0.50 on an early 12-question probe).
 EMBEDDING_INPUT = "text/1"
 # Documents are embedded in groups of about this many texts, and each group's vectors
-# are stored as soon as it is done: an interrupted build loses at most one group.
+# are stored as soon as it is done: an interrupted build loses at most one group. A text
+# that occurs more than once in a group (a sentence two passages share, a line many
+# documents repeat) is embedded once.
 EMBED_GROUP_TEXTS = 4096
-# With a ``report`` callback, groups are this small so progress moves every second or so.
+# The model is given at most this many texts per call, so one long document is
+# embedded in bounded slices too (the ONNX encoder returns a call's memory after it).
+ENCODE_SLICE_TEXTS = 1024
+# With a ``report`` callback, slices are this small so progress moves every second or so.
 REPORT_GROUP_TEXTS = 128
 # A build that embeds more texts than this shows a progress bar (on stderr).
 PROGRESS_MIN_TEXTS = 1000
@@ -127,16 +132,18 @@ def build_index(
     vector_cache = vector_cache or EmbeddingCache(None)
     plans = [_DocumentPlan.of(d, chunking, embedder.fingerprint, vector_cache) for d in documents]
     todo = [p for p in plans if p.vectors is None and p.texts]
-    total = sum(len(p.texts) for p in todo)
+    groups = _embedding_groups(todo)
+    distinct = sum(len(g.texts) for g in groups)
     log.info(
-        "Embedding %d texts (passages and their sentences) from %d of %d documents; "
-        "reusing the vectors of the other %d.",
-        total,
+        "Embedding %d texts (passages and their sentences; %d repeats embedded once) from "
+        "%d of %d documents; reusing the vectors of the other %d.",
+        distinct,
+        sum(len(p.texts) for p in todo) - distinct,
         len(todo),
         len(plans),
         len(plans) - len(todo),
     )
-    _embed(todo, embedder, vector_cache, total, progress, report)
+    _embed(groups, embedder, vector_cache, progress, report)
     known = [p.vectors for p in plans if p.vectors is not None]
     dimension = known[0].shape[1] if known else embedder.dimension
     passages = [p for plan in plans for p in plan.passages]
@@ -167,7 +174,7 @@ def embed_documents(
     multi-sentence passages), embedding only what ``vector_cache`` lacks."""
     plans = [_DocumentPlan.of(d, chunking, embedder.fingerprint, vector_cache) for d in documents]
     todo = [p for p in plans if p.vectors is None and p.texts]
-    _embed(todo, embedder, vector_cache, sum(len(p.texts) for p in todo), progress)
+    _embed(_embedding_groups(todo), embedder, vector_cache, progress)
     empty = np.zeros((0, embedder.dimension), dtype=np.float32)
     return [
         (d, p.passages, p.vectors if p.vectors is not None else empty)
@@ -283,44 +290,63 @@ class _DocumentPlan:
         return plan
 
 
+class _Group:
+    """Whole documents embedded together: their distinct texts, and for each text of
+    each plan in turn, its row among them."""
+
+    def __init__(self, plans: list[_DocumentPlan]):
+        rows: dict[str, int] = {}
+        self.plans = plans
+        self.inverse = np.fromiter(
+            (rows.setdefault(t, len(rows)) for plan in plans for t in plan.texts),
+            dtype=np.int64,
+            count=sum(len(plan.texts) for plan in plans),
+        )
+        self.texts = list(rows)
+
+
+def _embedding_groups(plans: list[_DocumentPlan]) -> list[_Group]:
+    return [_Group(group) for group in _groups(plans, EMBED_GROUP_TEXTS)]
+
+
 def _embed(
-    plans: list[_DocumentPlan],
+    groups: list[_Group],
     embedder: Embedder,
     cache: EmbeddingCache,
-    total: int,
     progress: bool | None,
     report: ProgressReport | None = None,
 ) -> None:
-    """Embed the texts of ``plans`` in groups of whole documents, storing each group.
+    """Embed the distinct texts of each group of documents, storing each document's
+    vectors as soon as its group is done.
 
-    With ``report``, a document is embedded in slices of ``REPORT_GROUP_TEXTS`` texts
-    so that the caller can show progress while one long document is embedded."""
+    Texts go to the model in slices of ``ENCODE_SLICE_TEXTS`` (``REPORT_GROUP_TEXTS``
+    with ``report``, so that the caller can show progress within one long document)."""
     from tqdm import tqdm
 
+    total = sum(len(g.texts) for g in groups)
     show = total > PROGRESS_MIN_TEXTS if progress is None else progress
     done = 0
     embedded = 0
     with tqdm(total=total, desc="Embedding", unit="text", disable=not show, leave=False) as bar:
         try:
-            for group in _groups(plans, EMBED_GROUP_TEXTS):
+            for group in groups:
                 stopping.raise_if_requested()
-                texts = [t for plan in group for t in plan.texts]
-                vectors = _encode(embedder, texts, report, embedded, total)
+                vectors = _encode(embedder, group.texts, report, embedded, total)[group.inverse]
                 at = 0
-                for plan in group:
+                for plan in group.plans:
                     plan.vectors = vectors[at : at + len(plan.texts)]
                     at += len(plan.texts)
                     cache.put(plan.key, plan.vectors)
-                done += len(group)
-                embedded += len(texts)
-                bar.update(len(texts))
+                done += len(group.plans)
+                embedded += len(group.texts)
+                bar.update(len(group.texts))
             stopping.raise_if_requested()  # not on to indexing after a swallowed stop
         except KeyboardInterrupt:
             log.warning(
                 "Build interrupted: the vectors of %d of %d documents to embed are "
                 "stored; run again to resume from there.",
                 done,
-                len(plans),
+                sum(len(g.plans) for g in groups),
             )
             raise
 
@@ -328,14 +354,17 @@ def _embed(
 def _encode(
     embedder: Embedder, texts: list[str], report: ProgressReport | None, done: int, total: int
 ) -> np.ndarray:
-    """``embedder.encode_documents(texts)``, in slices reported to ``report`` if given."""
-    if report is None:
-        return embedder.encode_documents(texts)
+    """``embedder.encode_documents(texts)`` in bounded slices, each reported to
+    ``report`` if given."""
+    size = ENCODE_SLICE_TEXTS if report is None else REPORT_GROUP_TEXTS
     parts = []
-    for start in range(0, len(texts), REPORT_GROUP_TEXTS):
+    for start in range(0, len(texts), size):
         stopping.raise_if_requested()  # a long document stops between slices too
-        parts.append(embedder.encode_documents(texts[start : start + REPORT_GROUP_TEXTS]))
-        report(done + start + len(parts[-1]), total)
+        parts.append(embedder.encode_documents(texts[start : start + size]))
+        if report is not None:
+            report(done + start + len(parts[-1]), total)
+    if len(parts) == 1:
+        return parts[0]
     return np.concatenate(parts) if parts else embedder.encode_documents(texts)
 
 
