@@ -81,7 +81,7 @@ def measure(context: Context) -> dict[str, Any]:
 
 def report(c: dict[str, Any]) -> list[str]:
     lines = []
-    for encoder, label in (("onnx", "ONNX Runtime (fp32)"), ("torch", "PyTorch")):
+    for encoder, label in (("onnx", "ONNX Runtime (default)"), ("torch", "PyTorch")):
         if r := c.get(encoder):
             lines.append(
                 f"Cold start, warm cache, {label}: qa ask {r['qa_ask_s']:.2f} s "

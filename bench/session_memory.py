@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/session_memory.py                  # both parts, ~5 minutes
     .venv/bin/python bench/session_memory.py --sessions 10    # a quicker second part
+    .venv/bin/python bench/session_memory.py --max-rss-mb 700 # a server with less memory
 
 Starts the app (``python app.py``, as ``make run`` does) on a free port and reads its
 resident memory (RSS, from /proc) as visitors add documents over the HTTP API, each
@@ -12,7 +13,8 @@ visitor a ``gradio_client.Client`` (one session each):
 2. ``--sessions`` visitors (40) each adding a ``--chars`` (150,000) character document,
    one after another: RSS after each, and whether the budget engaged (an idle
    session evicted, or the document refused with "try again"), against the bound the
-   app documents (``Limits.max_rss_mb``).
+   app documents (``Limits.max_rss_mb``, or ``--max-rss-mb``, passed to the app as
+   ``QA_MAX_RSS_MB``).
 
 The text is real English: Debian's package descriptions (bench/corpora.py), each
 visitor's document different; without them, the bundled article's paragraphs. Linux
@@ -83,7 +85,7 @@ def rss_mb(pid: int) -> tuple[float, float]:
 class App:
     """The app in a subprocess, with its peak RSS sampled every 50 ms."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, max_rss_mb: float | None = None):
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
@@ -94,6 +96,8 @@ class App:
             "GRADIO_ANALYTICS_ENABLED": "False",
         }
         env.pop("QA_CORPUS", None)
+        if max_rss_mb is not None:
+            env["QA_MAX_RSS_MB"] = f"{max_rss_mb:g}"
         self.log = (workdir / "app.log").open("wb")
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "app.py")],
@@ -143,16 +147,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=40)
     parser.add_argument("--chars", type=int, default=150_000)
+    parser.add_argument(
+        "--max-rss-mb", type=float, default=None, help="the app's memory bound (QA_MAX_RSS_MB)"
+    )
     args = parser.parse_args()
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 
-    limits = Limits()
+    if args.max_rss_mb is not None:
+        os.environ["QA_MAX_RSS_MB"] = f"{args.max_rss_mb:g}"
+    limits = Limits.from_environment()
     largest = limits.max_document_chars
     documents = texts(args.sessions + 1, max(args.chars, largest))
     with tempfile.TemporaryDirectory(prefix="qa-session-memory-") as folder:
         started = time.perf_counter()
-        app = App(Path(folder))
+        app = App(Path(folder), args.max_rss_mb)
         print(f"App served after {time.perf_counter() - started:.1f} s: RSS {app.rss():.0f} MB")
         try:
             time.sleep(2)
@@ -172,8 +181,7 @@ def main() -> None:
             client.close()
             print(
                 f"\n2. {args.sessions} visitors, one {args.chars:,}-character document each "
-                f"(budget: documents {limits.max_total_mb:g} MB, process RSS "
-                f"{limits.max_rss_mb:g} MB)"
+                f"(budget: process RSS {limits.max_rss_mb:g} MB)"
             )
             print("   visitor | RSS MB | peak MB | what happened")
             clients = []

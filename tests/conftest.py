@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 from collections.abc import Sequence
@@ -14,6 +15,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 ARTICLE = CORPUS / "france-allies-begin-military-withdrawal-from-mali.txt"
+
+# A test worker holds many models and indexes at once (2 GB and more by the end of a
+# run), past the served app's default memory bound, which a SessionStore measures on
+# the whole process. Tests of that budget pass their own Limits.
+os.environ.setdefault("QA_MAX_RSS_MB", "100000")
 
 
 class FakeEmbedder:

@@ -417,8 +417,14 @@ def test_a_stop_during_an_upload_tells_the_visitor_and_logs_no_traceback(tmp_pat
     from gradio_client.exceptions import AppError
     from gradio_client.utils import Status
 
-    paragraph = "The committee met on Tuesday and agreed on the budget for the new tram line. "
-    text = "A long report\n" + "\n".join(paragraph * 4 for _ in range(450))  # 150,000 chars
+    # Every sentence differs: a repeated one is embedded once, and the add must take time.
+    text = "A long report\n" + "\n".join(
+        " ".join(
+            f"In meeting {n}.{m} the committee agreed on {n * 7 + m} euros for tram line {n}."
+            for m in range(4)
+        )
+        for n in range(450)
+    )
     with run_app(tmp_path) as (url, process):
         heartbeat = threading.Thread(
             target=lambda: _read_quietly(f"{url}gradio_api/heartbeat/page1"), daemon=True

@@ -37,6 +37,16 @@ SKIPPED = {
     "make bench": "minutes; tests/test_bench.py runs bench/run.py on the article",
     "make bench FULL=1": "about 40 minutes and 6 GB",
     "make load": "minutes; the same app is tested by tests/test_app.py",
+    "QA_CACHE_DIR=/tmp/c .venv/bin/qa eval --encoder onnx": "minutes; "
+    "tests/test_onnx_encoder.py checks that its qa eval table is PyTorch's",
+    "QA_CACHE_DIR=/tmp/c .venv/bin/qa eval --encoder onnx-int8": "minutes; "
+    "tests/test_onnx_encoder.py checks int8's vectors against fp32's",
+    ".venv/bin/python bench/embedding_memory.py": "minutes; "
+    "tests/test_bench_add_document.py runs it on 4,000 characters",
+    ".venv/bin/python bench/add_document.py": "minutes; "
+    "tests/test_bench_add_document.py runs it on 300 words",
+    ".venv/bin/python bench/build_peers.py": "installs LangChain, Haystack and txtai into a "
+    "venv of its own, then builds 1,000 documents: most of an hour",
     "make screenshots": "tests/test_browser.py runs in make test; this writes its pictures",
     "git remote add space https://huggingface.co/spaces/USER/SPACE": "needs a Space",
     "git push --force space main": "needs a Space",

@@ -84,6 +84,7 @@ class SessionStore:
 
     ``base`` is the bundled corpus's retriever, loaded once and shared. Use one
     store per process (``ask(..., scope="bundled")`` serves the bundled corpus alone).
+    ``limits`` default to ``Limits.from_environment()`` (``QA_MAX_RSS_MB``).
     ``batched``: questions over the bundled corpus alone are
     answered in batches by one worker thread (``batcher``), each caller its own
     answer, the same answer it gets unbatched. ``resident`` reads the process's
@@ -99,7 +100,7 @@ class SessionStore:
         batched: bool = False,
         resident: Callable[[], int | None] = memory.resident_bytes,
     ):
-        self.limits = limits or Limits()
+        self.limits = limits or Limits.from_environment()
         self._resident = resident
         self._baseline = resident() or 0  # for the estimate where RSS cannot be read
         self._adding = threading.Lock()  # one document embedded at a time, all sessions
