@@ -15,7 +15,7 @@ from documents import ARTICLE_HTML, make_pdf, make_scanned_pdf
 
 from qa.ingest.extraction import DocumentError
 from qa.retriever import Retriever
-from qa.serve.documents import EXPECTED_BYTES_PER_CHAR, Limits, shown_name
+from qa.serve.documents import Limits, expected_bytes, shown_name
 from qa.serve.sessions import SessionStore
 
 BAKERY = "Bakery opens in Bamako\nThe new bakery sells forty kinds of bread every morning.\n"
@@ -225,7 +225,7 @@ def counted_store(base, clock, budget_bytes: float) -> SessionStore:
 def test_a_full_server_evicts_the_sessions_idle_longest(base, clock):
     probe = SessionStore(base, clock=clock)
     one = probe.add_text(probe.create(), BAKERY).memory_bytes
-    expected = len(BAKERY) * EXPECTED_BYTES_PER_CHAR  # what the store sets aside for one
+    expected = expected_bytes(len(BAKERY))  # what the store sets aside for one
     store = counted_store(base, clock, 2 * one + expected + 1)
     old, recent, me, later = store.create(), store.create(), store.create(), store.create()
     store.add_text(old, BAKERY)
@@ -246,7 +246,7 @@ def test_a_full_server_of_active_sessions_refuses_politely(base, clock, caplog):
     caplog.set_level("INFO", logger="qa.serve.sessions")
     probe = SessionStore(base, clock=clock)
     one = probe.add_text(probe.create(), BAKERY).memory_bytes
-    store = counted_store(base, clock, one + len(GARDEN) * EXPECTED_BYTES_PER_CHAR - 1)
+    store = counted_store(base, clock, one + expected_bytes(len(GARDEN)) - 1)
     store.add_text(store.create(), BAKERY)
     with pytest.raises(DocumentError, match="holding as many documents as it can right now"):
         store.add_text(store.create(), GARDEN)  # the other session was active a moment ago

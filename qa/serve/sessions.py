@@ -47,13 +47,13 @@ from qa.retriever import Retriever
 from qa.serve import memory
 from qa.serve.batching import Batcher
 from qa.serve.documents import (
-    EXPECTED_BYTES_PER_CHAR,
     DocumentInfo,
     Limits,
     check_file_size,
     check_passages,
     check_room,
     embed_document,
+    expected_bytes,
     free_name,
     memory_estimate,
     shown_name,
@@ -265,7 +265,7 @@ class SessionStore:
                 self._adding.acquire()
             try:
                 with self._lock:
-                    self._make_room(session_id, len(text) * EXPECTED_BYTES_PER_CHAR, name)
+                    self._make_room(session_id, expected_bytes(len(text)), name)
                 retriever, document = embed_document(
                     text, name, self._rules, self._embedder, progress
                 )
