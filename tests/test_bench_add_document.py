@@ -57,3 +57,29 @@ def test_embedding_memory_benchmark_measures_every_suspect(tmp_path):
     for row in rows:
         texts, seconds, peak, _retained = [c.strip() for c in row.split("|")[2:6]]
         assert int(texts) > 0 and float(seconds) > 0 and float(peak) >= 0
+
+
+SMALL_RUN = ["--sessions", "2", "--chars", "5000"]
+
+
+@pytest.mark.slow
+def test_session_memory_benchmark_prints_rss_and_what_the_budget_did(tmp_path):
+    env = {**os.environ, "QA_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("QA_MAX_RSS_MB", None)  # the app's own default bound, as served
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "session_memory.py"), *SMALL_RUN],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=env,
+        check=True,
+    )
+    out = result.stdout
+    before, peak, after = map(
+        int,
+        re.search(r"RSS before (\d+) MB, peak while adding (\d+) MB, after (\d+) MB", out).groups(),
+    )
+    assert 0 < before <= peak and after > 0
+    rows = re.findall(r"^ +(\d+) \| +(\d+) \| +(\d+) \| (.+)$", out, re.M)
+    assert [int(r[0]) for r in rows] == [1, 2] and all(r[3] == "added" for r in rows)
+    assert "against the bound 1536 MB; 0 sessions evicted, 0 refused." in out

@@ -45,6 +45,9 @@ SKIPPED = {
     "tests/test_bench_add_document.py runs it on 4,000 characters",
     ".venv/bin/python bench/add_document.py": "minutes; "
     "tests/test_bench_add_document.py runs it on 300 words",
+    ".venv/bin/python bench/session_memory.py": "minutes: 40 visitors add documents to a "
+    "served app; tests/test_bench_add_document.py runs it with 2",
+    ".venv/bin/python bench/session_memory.py --max-rss-mb 500": "the same",
     ".venv/bin/python bench/build_peers.py": "installs LangChain, Haystack and txtai into a "
     "venv of its own, then builds 1,000 documents: most of an hour",
     "make screenshots": "tests/test_browser.py runs in make test; this writes its pictures",
