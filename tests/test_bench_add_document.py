@@ -1,4 +1,5 @@
-"""bench/add_document.py runs and prints every number it promises (it asserts no speed)."""
+"""The ingest and memory benchmarks run and print every number they promise (they assert
+no speed): bench/add_document.py, bench/embedding_memory.py, bench/session_memory.py."""
 
 from __future__ import annotations
 
@@ -13,18 +14,25 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
-def test_add_document_benchmark_prints_its_table(tmp_path):
-    env = {**os.environ, "QA_CACHE_DIR": str(tmp_path / "cache")}
+def run_bench(script: str, *args: str, cache: Path) -> str:
+    """What ``bench/<script> args`` prints, run as a user runs it: the app's own memory
+    bound (not the one the tests raise), a private index cache."""
+    env = {**os.environ, "QA_CACHE_DIR": str(cache)}
+    env.pop("QA_MAX_RSS_MB", None)
     result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "add_document.py"), "--words", "300", "--runs", "1"],
+        [sys.executable, str(ROOT / "bench" / script), *args],
         capture_output=True,
         text=True,
         timeout=1800,
         env=env,
         check=True,
     )
-    out = result.stdout
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_add_document_benchmark_prints_its_table(tmp_path):
+    out = run_bench("add_document.py", "--words", "300", "--runs", "1", cache=tmp_path)
     assert "| document | characters | encoder | median s |" in out
     assert "| peak RSS growth MB | RSS retained MB |" in out
     rows = [line for line in out.splitlines() if line.startswith(("| 300 words", "| largest"))]
@@ -41,40 +49,17 @@ def test_add_document_benchmark_prints_its_table(tmp_path):
 
 @pytest.mark.slow
 def test_embedding_memory_benchmark_measures_every_suspect(tmp_path):
-    env = {**os.environ, "QA_CACHE_DIR": str(tmp_path / "cache")}
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "embedding_memory.py"), "--chars", "4000"],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        env=env,
-        check=True,
-    )
-    rows = [
-        line for line in result.stdout.splitlines() if line.startswith("| ") and "MB" not in line
-    ]
+    out = run_bench("embedding_memory.py", "--chars", "4000", cache=tmp_path)
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "MB" not in line]
     assert len(rows) == 6 and rows[0].startswith("| before:") and rows[-1].startswith("| now:")
     for row in rows:
         texts, seconds, peak, _retained = [c.strip() for c in row.split("|")[2:6]]
         assert int(texts) > 0 and float(seconds) > 0 and float(peak) >= 0
 
 
-SMALL_RUN = ["--sessions", "2", "--chars", "5000"]
-
-
 @pytest.mark.slow
 def test_session_memory_benchmark_prints_rss_and_what_the_budget_did(tmp_path):
-    env = {**os.environ, "QA_CACHE_DIR": str(tmp_path / "cache")}
-    env.pop("QA_MAX_RSS_MB", None)  # the app's own default bound, as served
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "session_memory.py"), *SMALL_RUN],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        env=env,
-        check=True,
-    )
-    out = result.stdout
+    out = run_bench("session_memory.py", "--sessions", "2", "--chars", "5000", cache=tmp_path)
     before, peak, after = map(
         int,
         re.search(r"RSS before (\d+) MB, peak while adding (\d+) MB, after (\d+) MB", out).groups(),
