@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from documents import make_bomb_pdf, make_scanned_pdf
-from helpers import tags_in, text_of
+from helpers import tags_in, text_of, with_hostile_article
 
 import qa
 from qa.serve import chat
@@ -20,14 +20,7 @@ QUESTION = "How many troops does the UN have in Mali?"
 
 @pytest.fixture
 def store(corpus_copy: Path, fake_embedder, tmp_path: Path) -> SessionStore:
-    (corpus_copy / "hostile.txt").write_text(
-        "<script>window.__pwned=1</script> Hostile <b>headline</b>\n"
-        'The UN troops <img src=x onerror="window.__pwned=1"> said **nothing** here.\n',
-        encoding="utf-8",
-    )
-    retriever = qa.Retriever.from_corpus(
-        corpus_copy, embedder=fake_embedder, cache_dir=tmp_path / "cache"
-    )
+    retriever = with_hostile_article(corpus_copy, fake_embedder, tmp_path / "cache")
     return SessionStore(retriever)
 
 

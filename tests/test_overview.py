@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import with_hostile_article
 
 import qa
 from qa.answer.overview import (
@@ -191,14 +192,7 @@ def test_the_in_brief_card(real_retriever: qa.Retriever) -> None:
 
 
 def test_the_card_escapes_everything(corpus_copy: Path, fake_embedder, tmp_path: Path) -> None:
-    (corpus_copy / "hostile.txt").write_text(
-        "<script>window.__pwned=1</script> Hostile <b>headline</b>\n"
-        'The UN troops <img src=x onerror="window.__pwned=1"> said **nothing** here at all.\n',
-        encoding="utf-8",
-    )
-    retriever = qa.Retriever.from_corpus(
-        corpus_copy, embedder=fake_embedder, cache_dir=tmp_path / "cache"
-    )
+    retriever = with_hostile_article(corpus_copy, fake_embedder, tmp_path / "cache")
     html = presentation.reply(retriever.ask("tl;dr"), retriever.documents)
     assert "<script" not in html and "<img" not in html and "<b>" not in html
     assert "&lt;img src=x onerror=" in html

@@ -31,38 +31,10 @@ LABELS = ("confident", "strong match", "good match", "weak match")
 THRESHOLDS = tuple(round(0.30 + 0.02 * i, 2) for i in range(16))
 
 
-@dataclass(frozen=True)
-class CalibrationRow:
-    """How often answers shown one way (``label``) were right, on one split."""
+class _Rates:
+    """Precision and coverage from the counts of a row (``shown``, ``right``,
+    ``answerable``), and the row as JSON with them."""
 
-    split: str
-    label: str
-    shown: int  # answers shown with this label (or confident)
-    right: int  # of those, the ones whose sentence holds an answer
-    answerable: int  # answerable questions of the split
-
-    @property
-    def precision(self) -> float:
-        return self.right / self.shown if self.shown else 0.0
-
-    @property
-    def coverage(self) -> float:
-        return self.right / self.answerable if self.answerable else 0.0
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            **vars(self),
-            "precision": round(self.precision, 4),
-            "coverage": round(self.coverage, 4),
-        }
-
-
-@dataclass(frozen=True)
-class SweepRow:
-    """What one threshold would do on one split."""
-
-    split: str
-    threshold: float
     shown: int
     right: int
     answerable: int
@@ -81,6 +53,28 @@ class SweepRow:
             "precision": round(self.precision, 4),
             "coverage": round(self.coverage, 4),
         }
+
+
+@dataclass(frozen=True)
+class CalibrationRow(_Rates):
+    """How often answers shown one way (``label``) were right, on one split."""
+
+    split: str
+    label: str
+    shown: int  # answers shown with this label (or confident)
+    right: int  # of those, the ones whose sentence holds an answer
+    answerable: int  # answerable questions of the split
+
+
+@dataclass(frozen=True)
+class SweepRow(_Rates):
+    """What one threshold would do on one split."""
+
+    split: str
+    threshold: float
+    shown: int
+    right: int
+    answerable: int
 
 
 def calibrate(outcomes: Sequence[Outcome]) -> list[CalibrationRow]:
