@@ -134,21 +134,33 @@ def load_corpus(path: str | Path, rules: BoilerplateRules | None = None) -> list
             "(.html) or PDFs to it."
         )
     documents: list[Document] = []
-    seen: dict[str, str] = {}
     for file in files:
         source = file.name if file == root else file.relative_to(root).as_posix()
         document = read_document(file, source, rules)
-        if not document.body_spans:
-            raise CorpusError(
-                f"{file}: nothing to search: every line after the title is a heading or "
-                "boilerplate. Add the article's paragraphs (full sentences) or remove the file."
-            )
-        if document.content_hash in seen:
-            log.warning("Skipping %s: same content as %s.", source, seen[document.content_hash])
-            continue
-        seen[document.content_hash] = source
+        _require_body(
+            document, str(file), "Add the article's paragraphs (full sentences) or remove the file."
+        )
         documents.append(document)
-    return documents
+    return _without_repeats(documents)
+
+
+def _require_body(document: Document, where: str, what_to_do: str) -> None:
+    """A ``CorpusError`` naming ``where`` if ``document`` has nothing to search."""
+    if not document.body_spans:
+        raise CorpusError(
+            f"{where}: nothing to search: every line after the title is a heading or "
+            f"boilerplate. {what_to_do}"
+        )
+
+
+def _without_repeats(documents: list[Document]) -> list[Document]:
+    """``documents`` without those whose content repeats an earlier one (a warning each)."""
+    kept: dict[str, Document] = {}
+    for document in documents:
+        first = kept.setdefault(document.content_hash, document)
+        if first is not document:
+            log.warning("Skipping %s: same content as %s.", document.source, first.source)
+    return list(kept.values())
 
 
 def max_document_mb() -> float:
@@ -238,7 +250,6 @@ def documents_from_texts(
     """
     rules = rules or BoilerplateRules.load()
     documents: list[Document] = []
-    seen: dict[str, str] = {}
     for name, text in texts.items():
         if not isinstance(name, str) or not name.strip():
             raise CorpusError(f"Document names must be non-empty strings, got {name!r}.")
@@ -248,17 +259,9 @@ def documents_from_texts(
             raise CorpusError(f"{name}: the text is empty. Give the article's text.")
         markdown = name.lower().endswith((".md", ".markdown"))
         document = parse_document(text, name, rules, markdown=markdown)
-        if not document.body_spans:
-            raise CorpusError(
-                f"{name}: nothing to search: every line after the title is a heading or "
-                "boilerplate. Give the article's paragraphs (full sentences)."
-            )
-        if document.content_hash in seen:
-            log.warning("Skipping %s: same content as %s.", name, seen[document.content_hash])
-            continue
-        seen[document.content_hash] = name
+        _require_body(document, name, "Give the article's paragraphs (full sentences).")
         documents.append(document)
-    return documents
+    return _without_repeats(documents)
 
 
 def decode_document(raw: bytes, file: Path) -> str:
