@@ -47,6 +47,7 @@ def measure(variant: str, chars: int) -> dict[str, Any]:
     """In this process: embed the document's texts as ``variant`` says."""
     from add_document import article, memory_mb
 
+    from qa import memory
     from qa.index import onnx_encoder
     from qa.index.onnx_encoder import OnnxEmbedder
     from qa.ingest.chunking import chunk_document
@@ -57,7 +58,7 @@ def measure(variant: str, chars: int) -> dict[str, Any]:
         onnx_encoder.TOKENS_PER_BATCH = 64 * 100_000
     if not give_back:
         onnx_encoder._shrink_arena = lambda session: None
-        onnx_encoder._trim_heap = lambda: None
+        memory.release = lambda collect=False: None  # this process only: no malloc_trim
     if not arena:
         open_session = onnx_encoder._open_session
 

@@ -18,7 +18,7 @@ PACKAGE = ROOT / "qa"
 
 # Each module's layer; a module imports only modules of its own layer or below.
 LAYERS = (
-    ("qa.types", "qa.files", "qa.limits", "qa.stopping"),
+    ("qa.types", "qa.files", "qa.limits", "qa.memory", "qa.stopping"),
     ("qa.ingest",),
     ("qa.index",),
     ("qa.answer",),

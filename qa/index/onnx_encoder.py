@@ -31,7 +31,6 @@ local folder (the bundled model is one), can be exported; others keep ``torch``.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import logging
 import os
@@ -43,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from qa import stopping
+from qa import memory, stopping
 from qa.files import atomic_path
 from qa.index import onnx_export
 from qa.index.cache import default_cache_dir
@@ -345,7 +344,7 @@ def _run(
         if pending is not None:
             embed(*pending, _shrink_arena(session) if release else None)
     if release:
-        _trim_heap()
+        memory.release()  # glibc keeps freed blocks: about 150 MB after a large document
     return out
 
 
@@ -396,17 +395,3 @@ def _shrink_arena(session: Any) -> Any:
     options = onnxruntime.RunOptions()
     options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
     return options
-
-
-def _trim_heap() -> None:
-    """Return the C heap's free pages to the system (glibc keeps freed blocks for reuse:
-    about 150 MB after a large document). Nothing on other C libraries."""
-    trim = getattr(_LIBC, "malloc_trim", None)
-    if trim is not None:
-        trim(0)
-
-
-try:
-    _LIBC: Any = ctypes.CDLL(None)
-except (OSError, TypeError):  # no C library to load by that name (Windows)
-    _LIBC = None

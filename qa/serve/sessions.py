@@ -4,7 +4,7 @@ Each browser session gets an id (``SessionStore.create``); its documents live in
 process's memory under that id, are searched only for that id, and are never written
 anywhere: not to the shared index cache, not to disk. A session is dropped when the
 app says it ended (``close``), after ``Limits.idle_minutes`` without use, or, when the
-process's resident memory (measured, ``qa.serve.memory``) would pass ``Limits.max_rss_mb``
+process's resident memory (measured, ``qa.memory``) would pass ``Limits.max_rss_mb``
 with a new document, oldest idle first to make room. Documents are added one at a
 time across all sessions, so the memory one takes while it is embedded is counted once.
 
@@ -39,12 +39,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qa import memory
 from qa.ingest.corpus import BoilerplateRules
 from qa.ingest.extraction import DocumentError, extract
 from qa.ingest.fetching import fetch_document
 from qa.limits import Progress, check_scope
 from qa.retriever import Retriever
-from qa.serve import memory
 from qa.serve.batching import Batcher
 from qa.serve.documents import (
     DocumentInfo,

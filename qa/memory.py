@@ -1,4 +1,6 @@
-"""The process's real memory: what the web app's budget for visitors' documents counts.
+"""The process's real memory: what the web app's budget for visitors' documents counts,
+and freed memory given back (after the encoders embed a document, and after a session
+is dropped).
 
 An estimate of what a document holds (its vectors, text and records) missed what
 really grew: ONNX Runtime's memory arena kept the largest batch's buffers, and the C
