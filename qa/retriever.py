@@ -199,9 +199,9 @@ class Retriever:
             spec,
             documents,
             embedder,
-            chunking,
-            index_kind,
-            index_params,
+            chunking=chunking,
+            index_kind=index_kind,
+            index_params=index_params,
             rebuild=rebuild,
         )
         return cls.of_index(documents, built, embedder, from_cache=loaded, cache_folder=folder)

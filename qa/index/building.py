@@ -74,10 +74,10 @@ def load_or_build(
     spec: BuildSpec,
     documents: Sequence[Document],
     embedder: Embedder,
+    *,
     chunking: ChunkingConfig,
     index_kind: str,
     index_params: dict[str, Any] | None,
-    *,
     rebuild: bool = False,
 ) -> tuple[BuiltIndex, bool]:
     """The index cached in ``folder`` if it was built from ``spec``, else a new build
@@ -187,10 +187,10 @@ def sync_milvus(
     spec: BuildSpec,
     documents: Sequence[Document],
     embedder: Embedder,
+    *,
     chunking: ChunkingConfig,
     index_kind: str,
     index_params: dict[str, Any] | None,
-    *,
     rebuild: bool = False,
 ) -> tuple[BuiltIndex, bool]:
     """The index in a Milvus collection: documents missing, changed or half-written
