@@ -7,9 +7,11 @@ real regression fails here while the noise of one question does not.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
-from conftest import CORPUS
+from conftest import CORPUS, ROOT
 
 from qa.answer import answering
 from qa.answer.search import MODES
@@ -245,3 +247,23 @@ def test_qa_eval_prints_the_table(tmp_path, capsys):
 def test_qa_eval_rejects_an_unknown_mode(capsys):
     assert main(["eval", str(QUESTIONS), "--modes", "hybrid,bogus"]) == 2
     assert "unknown mode 'bogus'" in capsys.readouterr().err
+
+
+def test_the_confidence_signals_bench_reports_on_dev(outcomes):
+    """bench/confidence_signals.py (docs/quality.md's table of signals not kept) runs,
+    counts dev's confident answers as ``qa eval`` does, and lists each wrong one."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "confidence_signals.py")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    dev = [o for o in outcomes["hybrid"] if o.question.split == "dev"]
+    shown = sum(o.confident for o in dev)
+    right = sum(o.confident and o.answer_right for o in dev)
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"dev: {shown} confident answers, {right} right, ")
+    assert [line.split("|")[1].strip() for line in lines[3:5]] == ["covered", "left out"]
+    assert all(" / " in line.split("|")[4] for line in lines[3:5])
+    assert sum(line.startswith("wrong: ") for line in lines) == shown - right
