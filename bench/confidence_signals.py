@@ -38,16 +38,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.answer.answering import CALIBRATION_COVERAGE  # noqa: E402
+from qa.answer.question_shape import AUX, WH  # noqa: E402
 from qa.evaluation.quality import contains_answer, load_questions  # noqa: E402
 from qa.index.lexical import STOPWORDS  # noqa: E402
 from qa.retriever import Retriever  # noqa: E402
 
 QUESTIONS = ROOT / "qa" / "evaluation" / "sets" / "questions.jsonl"
-QUESTION_WORDS = frozenset(
-    "how many much what when where who whom whose which why did does do is was were are "
-    "has have had will would can could".split()
-)
-_WORD = re.compile(r"\w")
+# A question's own words ("how many", "did") ask; they are not what it is about.
+QUESTION_WORDS = WH | AUX | {"many", "much"}
 
 
 @dataclass(frozen=True)
@@ -103,7 +101,7 @@ def covered(tokens: TokenVectors, question: str, passage: str) -> float:
 
 def left_out(retriever: Retriever, question: str, sentence: str) -> float:
     words = question.split()
-    kept = [i for i, word in enumerate(words) if _WORD.search(word) and content_word(word)]
+    kept = [i for i, word in enumerate(words) if content_word(word)]
     if not kept:
         return 0.0
     variants = [question] + [" ".join(w for j, w in enumerate(words) if j != i) for i in kept]
